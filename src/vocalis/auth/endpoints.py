@@ -1,0 +1,75 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from vocalis.auth import service
+from vocalis.auth.dependencies import ClientInfo, CurrentPrincipal, OptionalPrincipal
+from vocalis.auth.schemas import (
+    ChangePasswordRequest,
+    LoginRequest,
+    LogoutRequest,
+    RefreshRequest,
+    RegisterRequest,
+    RegisterResponse,
+    TokenResponse,
+)
+from vocalis.dependencies import AppSettings, Limiter, Session
+from vocalis.models.user import User
+from vocalis.tenants.schemas import TenantRead
+from vocalis.users.schemas import UserRead
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post(
+    "/register",
+    summary="Sign up: a new tenant with you as its owner",
+    response_model=RegisterResponse,
+    status_code=status.HTTP_201_CREATED,
+)
+async def register(
+    data: RegisterRequest, session: Session, settings: AppSettings, limiter: Limiter, client: ClientInfo
+) -> RegisterResponse:
+    user, tenant = await service.register(session, settings, limiter, data, client)
+    return RegisterResponse(user=UserRead.model_validate(user), tenant=TenantRead.model_validate(tenant))
+
+
+@router.post("/login", summary="Log in with email and password", response_model=TokenResponse)
+async def login(
+    data: LoginRequest, session: Session, settings: AppSettings, limiter: Limiter, client: ClientInfo
+) -> TokenResponse:
+    return await service.login(session, settings, limiter, data.email, data.password, client)
+
+
+@router.post("/token", summary="Log in with the OAuth2 password form (username = email)", response_model=TokenResponse)
+async def login_form(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: Session,
+    settings: AppSettings,
+    limiter: Limiter,
+    client: ClientInfo,
+) -> TokenResponse:
+    return await service.login(session, settings, limiter, form.username, form.password, client)
+
+
+@router.post("/refresh", summary="Exchange a refresh token for new tokens", response_model=TokenResponse)
+async def refresh(data: RefreshRequest, session: Session, settings: AppSettings) -> TokenResponse:
+    return await service.refresh(session, settings, data.refresh_token)
+
+
+@router.post("/logout", summary="End the session", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(
+    session: Session, principal: OptionalPrincipal, data: Annotated[LogoutRequest | None, Body()] = None
+) -> None:
+    await service.logout(session, principal, data.refresh_token if data else None)
+
+
+@router.get("/me", summary="Get the logged-in user", response_model=UserRead)
+async def me(session: Session, principal: CurrentPrincipal) -> User:
+    return await service.current_user(session, principal)
+
+
+@router.post("/change-password", summary="Change your password", status_code=status.HTTP_204_NO_CONTENT)
+async def change_password(data: ChangePasswordRequest, session: Session, principal: CurrentPrincipal) -> None:
+    await service.change_password(session, principal, data.current_password, data.new_password)

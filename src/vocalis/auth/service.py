@@ -1,0 +1,236 @@
+"""Authentication rules: registration, login, token refresh and rotation, logout, password changes, and turning
+an access token or API key into a Principal."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vocalis.audit import service as audit
+from vocalis.auth import repository
+from vocalis.auth.passwords import hash_password, verify_password
+from vocalis.auth.permissions import Permission, permissions_for
+from vocalis.auth.principal import Principal
+from vocalis.auth.schemas import RegisterRequest, TokenResponse
+from vocalis.auth.tokens import create_access_token, decode_access_token, digest, new_refresh_token
+from vocalis.config import Settings
+from vocalis.kit.db import utcnow
+from vocalis.kit.errors import Forbidden, TenantSuspended, Unauthorized
+from vocalis.kit.ratelimit import RateLimiter
+from vocalis.models.tenant import Tenant, TenantStatus
+from vocalis.models.user import AuthSession, RefreshToken, Role, User
+from vocalis.tenants import service as tenants
+from vocalis.users.schemas import UserCreate
+
+# API keys record their last use at most this often, so busy keys do not write on every request.
+API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Client:
+    ip_address: str | None
+    user_agent: str | None
+
+
+def ensure_tenant_usable(tenant: Tenant) -> None:
+    if tenant.status == TenantStatus.SUSPENDED:
+        raise TenantSuspended("This tenant is suspended", details={"tenant_id": str(tenant.id)})
+    if tenant.status != TenantStatus.ACTIVE:
+        raise Unauthorized("Invalid credentials")
+
+
+async def register(
+    session: AsyncSession, settings: Settings, limiter: RateLimiter, data: RegisterRequest, client: Client
+) -> tuple[User, Tenant]:
+    """Sign up: a new tenant on the default plan with the registering user as its owner."""
+    await limiter.hit(settings.register_limit_per_address, "register", client.ip_address or "-")
+    await limiter.hit(settings.register_limit_per_account, "register", data.email.lower())
+    owner = UserCreate(
+        email=data.email,
+        username=data.username,
+        password=data.password,
+        first_name=data.first_name,
+        last_name=data.last_name,
+        role=Role.OWNER,
+    )
+    name = data.tenant_name or f"{data.first_name or data.username}'s workspace"
+    tenant, user = await tenants.create_with_owner(session, name=name, owner=owner, plan=settings.default_plan)
+    await audit.record(
+        session, "user.registered", tenant_id=tenant.id, actor_user_id=user.id, ip_address=client.ip_address
+    )
+    return user, tenant
+
+
+async def login(
+    session: AsyncSession, settings: Settings, limiter: RateLimiter, email: str, password: str, client: Client
+) -> TokenResponse:
+    """Check credentials and start a session. The same password work is done whether or not the email exists."""
+    address = client.ip_address or "-"
+    account = email.lower()
+    await limiter.hit(settings.login_limit_per_address, "login", address)
+    # Failures count per account *and* address, so an attacker elsewhere cannot lock the real user out.
+    await limiter.check(settings.login_failures_per_account, "login-failed", account, address)
+
+    found = await repository.user_by_email(session, account)
+    valid, upgraded_hash = await verify_password(password, found[0].password_hash if found else None)
+    if found is None or not valid:
+        await limiter.hit(settings.login_failures_per_account, "login-failed", account, address)
+        await audit.record(
+            session,
+            "auth.login_failed",
+            tenant_id=found[1].id if found else None,
+            target_type="user" if found else None,
+            target_id=found[0].id if found else None,
+            ip_address=client.ip_address,
+        )
+        await session.commit()  # the failure is audited even though the request fails
+        raise Unauthorized("Invalid email or password")
+
+    user, tenant = found
+    if not user.is_active:
+        raise Forbidden("This account is disabled")
+    ensure_tenant_usable(tenant)
+    if upgraded_hash:
+        user.password_hash = upgraded_hash
+    user.last_login_at = utcnow()
+    await limiter.clear(settings.login_failures_per_account, "login-failed", account, address)
+    await audit.record(session, "auth.login", tenant_id=tenant.id, actor_user_id=user.id, ip_address=client.ip_address)
+    return await _start_session(session, settings, user, client)
+
+
+async def _start_session(session: AsyncSession, settings: Settings, user: User, client: Client) -> TokenResponse:
+    now = utcnow()
+    auth_session = AuthSession(
+        id=uuid.uuid4(),
+        tenant_id=user.tenant_id,
+        user_id=user.id,
+        created_at=now,
+        expires_at=now + timedelta(seconds=settings.refresh_token_ttl_seconds),
+        last_used_at=now,
+        user_agent=(client.user_agent or "")[:300] or None,
+        ip_address=client.ip_address,
+    )
+    session.add(auth_session)
+    return await _issue_tokens(session, settings, user.id, user.tenant_id, auth_session.id)
+
+
+async def _issue_tokens(
+    session: AsyncSession, settings: Settings, user_id: uuid.UUID, tenant_id: uuid.UUID, session_id: uuid.UUID
+) -> TokenResponse:
+    refresh_token = new_refresh_token()
+    session.add(RefreshToken(session_id=session_id, token_hash=digest(refresh_token), created_at=utcnow()))
+    await session.flush()
+    access_token = create_access_token(settings, user_id=user_id, tenant_id=tenant_id, session_id=session_id)
+    return TokenResponse(
+        access_token=access_token, refresh_token=refresh_token, expires_in=settings.access_token_ttl_seconds
+    )
+
+
+async def refresh(session: AsyncSession, settings: Settings, refresh_token: str) -> TokenResponse:
+    """Rotate a refresh token. Presenting an already-rotated token revokes its whole session family."""
+    found = await repository.refresh_token_for_update(session, digest(refresh_token))
+    if found is None:
+        raise Unauthorized("Invalid refresh token")
+    token, auth_session = found
+    now = utcnow()
+    if auth_session.revoked_at is not None or auth_session.expires_at <= now:
+        raise Unauthorized("Session has ended")
+    if token.used_at is not None:
+        await repository.revoke_sessions(session, session_id=auth_session.id, reason="refresh_reuse")
+        await audit.record(
+            session,
+            "auth.refresh_reuse",
+            tenant_id=auth_session.tenant_id,
+            actor_user_id=auth_session.user_id,
+            target_type="session",
+            target_id=auth_session.id,
+        )
+        await session.commit()  # the revocation must stand although the request fails
+        raise Unauthorized("Refresh token was already used; the session has been revoked")
+
+    user = await session.get(User, auth_session.user_id)
+    tenant = await session.get(Tenant, auth_session.tenant_id)
+    if user is None or tenant is None or not user.is_active or user.deleted_at is not None:
+        raise Unauthorized("Session has ended")
+    ensure_tenant_usable(tenant)
+    token.used_at = now
+    auth_session.last_used_at = now
+    return await _issue_tokens(session, settings, user.id, user.tenant_id, auth_session.id)
+
+
+async def logout(session: AsyncSession, principal: Principal | None, refresh_token: str | None) -> None:
+    """End a session, identified by the caller's access token or by a refresh token."""
+    session_id = principal.session_id if principal else None
+    if refresh_token is not None:
+        found = await repository.refresh_token_for_update(session, digest(refresh_token))
+        if found is None or (session_id is not None and found[1].id != session_id):
+            raise Unauthorized("Invalid refresh token")
+        session_id = found[1].id
+    if session_id is None:
+        raise Unauthorized("Log out with an access token or a refresh token")
+    await repository.revoke_sessions(session, session_id=session_id, reason="logout")
+
+
+async def current_user(session: AsyncSession, principal: Principal) -> User:
+    """The calling user (already loaded while authenticating, so this reads the session's identity map)."""
+    user = await session.get(User, principal.require_user())
+    if user is None:
+        raise Unauthorized()
+    return user
+
+
+async def change_password(
+    session: AsyncSession, principal: Principal, current_password: str, new_password: str
+) -> None:
+    """Change the caller's password and end every other session of theirs."""
+    user = await session.get(User, principal.require_user())
+    if user is None:
+        raise Unauthorized()
+    valid, _ = await verify_password(current_password, user.password_hash)
+    if not valid:
+        raise Forbidden("Current password is incorrect", details={"field": "current_password"})
+    user.password_hash = await hash_password(new_password)
+    user.password_changed_at = utcnow()
+    await repository.revoke_sessions(
+        session, user_id=user.id, except_session_id=principal.session_id, reason="password_changed"
+    )
+    await audit.record(session, "auth.password_changed", tenant_id=user.tenant_id, actor_user_id=user.id)
+
+
+async def authenticate_access_token(session: AsyncSession, settings: Settings, token: str) -> Principal:
+    claims = decode_access_token(settings, token)
+    found = await repository.user_for_access(session, claims["sub"], claims["sid"])
+    if found is None:
+        raise Unauthorized("Invalid access token")
+    user, auth_session, tenant = found
+    if auth_session.revoked_at is not None or auth_session.expires_at <= utcnow():
+        raise Unauthorized("Session has ended")
+    if not user.is_active or user.deleted_at is not None:
+        raise Unauthorized("This account is disabled")
+    ensure_tenant_usable(tenant)
+    role = Role(user.role)
+    return Principal(
+        tenant_id=user.tenant_id,
+        permissions=permissions_for(role, super_admin=user.is_super_admin),
+        user_id=user.id,
+        session_id=auth_session.id,
+        role=role,
+        is_super_admin=user.is_super_admin,
+    )
+
+
+async def authenticate_api_key(session: AsyncSession, api_key: str) -> Principal:
+    found = await repository.api_key_by_hash(session, digest(api_key))
+    if found is None:
+        raise Unauthorized("Invalid API key")
+    key, tenant = found
+    ensure_tenant_usable(tenant)
+    now = utcnow()
+    if key.last_used_at is None or now - key.last_used_at > API_KEY_TOUCH_INTERVAL:
+        await repository.touch_api_key(session, key, now)
+    return Principal(
+        tenant_id=tenant.id,
+        permissions=frozenset(Permission(scope) for scope in key.scopes),
+        api_key_id=key.id,
+    )

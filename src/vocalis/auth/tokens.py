@@ -1,0 +1,79 @@
+"""Access tokens (short-lived JWTs), refresh tokens and API keys (opaque random strings stored as hashes)."""
+
+import hashlib
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+
+from vocalis.config import Settings
+from vocalis.kit.errors import Unauthorized
+
+ALGORITHM = "HS256"
+ACCESS_TOKEN_TYPE = "access"
+API_KEY_PREFIX = "vk_"
+REFRESH_TOKEN_PREFIX = "vr_"
+
+
+def key_id(settings: Settings) -> str:
+    """A public fingerprint of the signing key, sent as `kid` so keys can be rotated."""
+    return hashlib.sha256(settings.signing_key.encode()).hexdigest()[:16]
+
+
+def create_access_token(settings: Settings, *, user_id: uuid.UUID, tenant_id: uuid.UUID, session_id: uuid.UUID) -> str:
+    now = datetime.now(UTC)
+    claims = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": str(user_id),
+        "tid": str(tenant_id),
+        "sid": str(session_id),
+        "typ": ACCESS_TOKEN_TYPE,
+        "iat": now,
+        "exp": now + timedelta(seconds=settings.access_token_ttl_seconds),
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, settings.signing_key, algorithm=ALGORITHM, headers={"kid": key_id(settings)})
+
+
+def decode_access_token(settings: Settings, token: str) -> dict[str, Any]:
+    """Verify signature (HS256 only), issuer, audience, expiry and token type; 401 on any failure."""
+    try:
+        header = jwt.get_unverified_header(token)
+        if header.get("alg") != ALGORITHM or header.get("kid") != key_id(settings):
+            raise Unauthorized("Invalid access token")
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            settings.signing_key,
+            algorithms=[ALGORITHM],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": ["exp", "iat", "iss", "aud", "sub", "sid", "typ"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("Access token expired") from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("Invalid access token") from exc
+    if claims.get("typ") != ACCESS_TOKEN_TYPE:
+        raise Unauthorized("Invalid access token")
+    try:
+        claims["sub"] = uuid.UUID(claims["sub"])
+        claims["sid"] = uuid.UUID(claims["sid"])
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise Unauthorized("Invalid access token") from exc
+    return claims
+
+
+def digest(secret: str) -> str:
+    """SHA-256 of a high-entropy secret; enough for random tokens, which need no slow hash."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_refresh_token() -> str:
+    return REFRESH_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_api_key() -> str:
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)

@@ -1,0 +1,136 @@
+"""Plans, subscriptions and the quota service: every domain asks it before it creates or starts something."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vocalis.billing import repository
+from vocalis.kit.db import utcnow
+from vocalis.kit.errors import InvalidInput, NotFound, QuotaExceeded
+from vocalis.models.billing import Plan, Subscription
+
+PERIOD = timedelta(days=30)
+
+
+class Resource(StrEnum):
+    USERS = "users"
+    KNOWLEDGE_BASES = "knowledge_bases"
+    DOCUMENTS = "documents"
+    STORAGE_BYTES = "storage_bytes"
+    AGENTS = "agents"
+    CALLS = "calls"
+    CALL_MINUTES = "call_minutes"
+    CONCURRENT_CALLS = "concurrent_calls"
+
+
+# The plan column that limits each resource; resources without one are counted but never limited.
+_LIMIT_COLUMN: dict[Resource, str] = {
+    Resource.USERS: "max_users",
+    Resource.KNOWLEDGE_BASES: "max_knowledge_bases",
+    Resource.DOCUMENTS: "max_documents",
+    Resource.STORAGE_BYTES: "max_storage_bytes",
+    Resource.AGENTS: "max_agents",
+    Resource.CALL_MINUTES: "max_call_minutes_per_period",
+    Resource.CONCURRENT_CALLS: "max_concurrent_calls",
+}
+
+
+@dataclass(frozen=True)
+class Quota:
+    resource: Resource
+    used: int
+    limit: int | None
+
+
+@dataclass(frozen=True)
+class Usage:
+    plan: Plan
+    period_start: datetime
+    period_end: datetime
+    quotas: dict[Resource, Quota]
+
+
+async def subscribe(session: AsyncSession, tenant_id: uuid.UUID, plan_code: str) -> Subscription:
+    """Put a new tenant on a plan, starting its first billing period now."""
+    plan = await repository.plan_by_code(session, plan_code)
+    if plan is None:
+        raise InvalidInput(f"Unknown plan '{plan_code}'", details={"plan": plan_code})
+    now = utcnow()
+    subscription = Subscription(
+        tenant_id=tenant_id, plan_id=plan.id, status="active", current_period_start=now, current_period_end=now + PERIOD
+    )
+    session.add(subscription)
+    await session.flush()
+    return subscription
+
+
+async def current_subscription(session: AsyncSession, tenant_id: uuid.UUID) -> tuple[Subscription, Plan]:
+    """The tenant's subscription and plan, with the billing period rolled forward to include now."""
+    found = await repository.subscription(session, tenant_id)
+    if found is None:
+        raise NotFound("Subscription not found")
+    subscription, plan = found
+    now = utcnow()
+    if subscription.current_period_end <= now:
+        periods = (now - subscription.current_period_start) // PERIOD
+        subscription.current_period_start += PERIOD * periods
+        subscription.current_period_end = subscription.current_period_start + PERIOD
+    return subscription, plan
+
+
+async def _used(session: AsyncSession, tenant_id: uuid.UUID, resource: Resource, since: datetime) -> int:
+    if resource is Resource.USERS:
+        return await repository.count_users(session, tenant_id)
+    if resource is Resource.CALL_MINUTES:
+        seconds = await repository.sum_usage(session, tenant_id, "call_seconds", since)
+        return -(-seconds // 60)
+    if resource is Resource.CALLS:
+        return await repository.sum_usage(session, tenant_id, "calls", since)
+    # Knowledge, agents and calls are counted here as their domains arrive.
+    return 0
+
+
+async def usage(session: AsyncSession, tenant_id: uuid.UUID) -> Usage:
+    """Every resource's use beside its plan limit, for the current billing period."""
+    subscription, plan = await current_subscription(session, tenant_id)
+    quotas = {
+        resource: Quota(
+            resource=resource,
+            used=await _used(session, tenant_id, resource, subscription.current_period_start),
+            limit=_limit(plan, resource),
+        )
+        for resource in Resource
+    }
+    return Usage(plan, subscription.current_period_start, subscription.current_period_end, quotas)
+
+
+def _limit(plan: Plan, resource: Resource) -> int | None:
+    column = _LIMIT_COLUMN.get(resource)
+    value: int | None = getattr(plan, column) if column else None
+    return value
+
+
+async def ensure_capacity(session: AsyncSession, tenant_id: uuid.UUID, resource: Resource, adding: int = 1) -> None:
+    """Raise QuotaExceeded when adding `adding` of a resource would pass the tenant's plan limit."""
+    subscription, plan = await current_subscription(session, tenant_id)
+    limit = _limit(plan, resource)
+    if limit is None:
+        return
+    used = await _used(session, tenant_id, resource, subscription.current_period_start)
+    if used + adding > limit:
+        raise QuotaExceeded(
+            f"Plan '{plan.code}' allows {limit} {resource.value.replace('_', ' ')}",
+            details={"resource": resource.value, "limit": limit, "used": used, "plan": plan.code},
+        )
+
+
+async def change_plan(session: AsyncSession, tenant_id: uuid.UUID, plan_code: str) -> None:
+    """Move a tenant to another plan; the current billing period carries on."""
+    plan = await repository.plan_by_code(session, plan_code)
+    if plan is None:
+        raise InvalidInput(f"Unknown plan '{plan_code}'", details={"plan": plan_code})
+    subscription, _ = await current_subscription(session, tenant_id)
+    subscription.plan_id = plan.id

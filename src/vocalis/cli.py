@@ -1,0 +1,100 @@
+"""The `vocalis` command: serve, migrate, create-superuser."""
+
+import argparse
+import asyncio
+import getpass
+import sys
+
+from loguru import logger
+from pydantic import ValidationError
+
+from vocalis import __version__
+from vocalis.config import Settings
+from vocalis.database import DatabaseNotReady, database_url, migrate
+from vocalis.kit.logging import configure_logging
+from vocalis.kit.sentry import init_sentry
+from vocalis.users.schemas import UserCreate
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from vocalis.app import create_app
+
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None, proxy_headers=args.proxy_headers)
+
+
+def _migrate(settings: Settings, _: argparse.Namespace) -> None:
+    migrate(database_url(settings))
+    logger.info("Database schema is up to date")
+
+
+def _create_superuser(settings: Settings, args: argparse.Namespace) -> None:
+
+    email = args.email or input("Email: ")
+    username = args.username or input("Username: ")
+    password = args.password or getpass.getpass("Password: ")
+    try:
+        owner = UserCreate(email=email, username=username, password=password)
+    except ValidationError as exc:
+        raise SystemExit(f"Invalid superuser: {exc}") from exc
+    asyncio.run(_add_superuser(settings, owner, args.tenant_name))
+
+
+async def _add_superuser(settings: Settings, owner: UserCreate, tenant_name: str) -> None:
+    from vocalis.database import check_ready
+    from vocalis.kit.db import Database
+    from vocalis.tenants import service as tenants
+
+    database = Database.connect(database_url(settings))
+    try:
+        await check_ready(database.engine)
+        async for session in database.session():
+            tenant, user = await tenants.create_with_owner(
+                session, name=tenant_name, owner=owner, plan="enterprise", super_admin=True
+            )
+            logger.info("Created super admin {} in tenant {} ({})", user.email, tenant.name, tenant.id)
+    finally:
+        await database.dispose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="vocalis", description="Vocalis voice agent platform")
+    parser.add_argument("--version", action="version", version=__version__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="Serve the API (with the embedded database unless one is configured)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--proxy-headers", action="store_true", help="Trust X-Forwarded-* from a reverse proxy")
+    serve.set_defaults(handler=_serve)
+
+    commands.add_parser("migrate", help="Create or upgrade the database schema").set_defaults(handler=_migrate)
+
+    superuser = commands.add_parser("create-superuser", help="Create a platform super admin")
+    superuser.add_argument("--email")
+    superuser.add_argument("--username")
+    superuser.add_argument("--password", help="Prompted for when left out")
+    superuser.add_argument("--tenant-name", default="Platform administration")
+    superuser.set_defaults(handler=_create_superuser)
+
+    args = parser.parse_args(argv)
+    settings = Settings()
+    configure_logging(settings.log_level, json=settings.log_json, log_dir=settings.data_dir / "logs")
+    init_sentry(settings.sentry_dsn, settings.environment, __version__)
+    try:
+        args.handler(settings, args)
+    except DatabaseNotReady as exc:
+        logger.error(str(exc))
+        sys.exit(1)
+    except Exception as exc:  # a conflict or quota error from the services, said plainly
+        from vocalis.kit.errors import AppError
+
+        if isinstance(exc, AppError):
+            logger.error(exc.message)
+            sys.exit(1)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Settings, read from `VOCALIS_*` environment variables and an optional `.env` file."""
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VOCALIS_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("./data")
+    # Unset: the embedded PostgreSQL under `data_dir/postgres` is used.
+    database_url: str | None = None
+    secret_key: str | None = None
+    redis_url: str | None = None
+
+    log_level: str = "INFO"
+    log_json: bool = False
+    sentry_dsn: str | None = None
+
+    jwt_issuer: str = "vocalis"
+    jwt_audience: str = "vocalis-api"
+    access_token_ttl_seconds: int = Field(default=15 * 60, gt=0)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, gt=0)
+
+    # Rate limits in the `limits` library's notation ("N per period").
+    login_limit_per_address: str = "30/minute"
+    login_failures_per_account: str = "5/15minutes"
+    register_limit_per_address: str = "10/hour"
+    register_limit_per_account: str = "5/hour"
+
+    max_request_bytes: int = Field(default=1024 * 1024, gt=0)
+    default_plan: str = "free"
+
+    @cached_property
+    def signing_key(self) -> str:
+        """The JWT signing key: the configured one, else one generated once into the data dir."""
+        if self.secret_key:
+            return self.secret_key
+        key_file = self.data_dir / "secret_key"
+        if not key_file.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_urlsafe(48))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip()

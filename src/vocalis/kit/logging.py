@@ -1,0 +1,61 @@
+"""Logging through loguru: console, a rotating file under the data dir, JSON on demand, a request id on every line.
+
+Standard-library loggers (uvicorn, SQLAlchemy, alembic...) are routed into loguru, so there is one stream.
+"""
+
+import logging
+import sys
+from contextvars import ContextVar
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from loguru import logger
+
+if TYPE_CHECKING:
+    from loguru import Record
+
+request_id: ContextVar[str] = ContextVar("request_id", default="-")
+
+_FORMAT = (
+    "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> | <level>{level: <8}</level> | "
+    "<cyan>{extra[request_id]}</cyan> | <cyan>{name}</cyan> - <level>{message}</level>"
+)
+
+
+class InterceptHandler(logging.Handler):
+    """Send standard-library log records to loguru, keeping the original caller."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level: str | int = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        logger.opt(depth=6, exception=record.exc_info).log(level, record.getMessage())
+
+
+def _add_request_id(record: "Record") -> None:
+    record["extra"].setdefault("request_id", request_id.get())
+
+
+def configure_logging(level: str, *, json: bool, log_dir: Path | None) -> None:
+    logger.remove()
+    logger.configure(patcher=_add_request_id)
+    logger.add(sys.stderr, level=level.upper(), serialize=json, format=_FORMAT, colorize=None if not json else False)
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        logger.add(
+            log_dir / "vocalis.log",
+            level=level.upper(),
+            serialize=json,
+            format=_FORMAT,
+            rotation="20 MB",
+            retention=10,
+            colorize=False,
+        )
+    logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "fastapi", "alembic", "procrastinate"):
+        std_logger = logging.getLogger(name)
+        std_logger.handlers = [InterceptHandler()]
+        std_logger.propagate = False
+    # Our own middleware writes the access line (with the request id), so uvicorn's would be a duplicate.
+    logging.getLogger("uvicorn.access").disabled = True
