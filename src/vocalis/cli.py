@@ -21,7 +21,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
 
     from vocalis.app import create_app
 
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None, proxy_headers=args.proxy_headers)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        proxy_headers=args.proxy_headers,
+    )
 
 
 def _migrate(settings: Settings, _: argparse.Namespace) -> None:

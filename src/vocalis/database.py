@@ -16,7 +16,7 @@ from vocalis.kit.embedded_postgres import EmbeddedPostgres
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 REQUIRED_EXTENSIONS = {
-    "vector": "pgvector (https://github.com/pgvector/pgvector; on Debian/Ubuntu: apt install postgresql-<version>-pgvector)",
+    "vector": "pgvector (on Debian/Ubuntu: apt install postgresql-<version>-pgvector)",
     "pg_trgm": "the PostgreSQL contrib package (on Debian/Ubuntu: apt install postgresql-contrib)",
 }
 

@@ -13,7 +13,9 @@ from vocalis.kit.errors import Unauthorized
 
 # These only describe the schemes in OpenAPI (and power the Authorize button); `authenticate` reads the headers.
 _oauth2 = OAuth2PasswordBearer(
-    tokenUrl="/api/v1/auth/token", auto_error=False, description="An access token, or a tenant API key (vk_...)"
+    tokenUrl="/api/v1/auth/token",
+    auto_error=False,
+    description="An access token, or a tenant API key (vk_...)",
 )
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="A tenant API key (vk_...)")
 

@@ -3,7 +3,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from vocalis.tenants.schemas import TenantRead
-from vocalis.users.schemas import Password, UserRead, Username
+from vocalis.users.schemas import Password, Username, UserRead
 
 
 class RegisterRequest(BaseModel):

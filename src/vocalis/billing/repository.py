@@ -28,8 +28,6 @@ async def count_users(session: AsyncSession, tenant_id: uuid.UUID) -> int:
 
 
 async def sum_usage(session: AsyncSession, tenant_id: uuid.UUID, metric: str, since: datetime) -> int:
-    stmt = tenant_select(UsageRecord, tenant_id).where(
-        UsageRecord.metric == metric, UsageRecord.recorded_at >= since
-    )
+    stmt = tenant_select(UsageRecord, tenant_id).where(UsageRecord.metric == metric, UsageRecord.recorded_at >= since)
     total = await session.scalar(select(func.coalesce(func.sum(stmt.subquery().c.quantity), 0)))
     return int(total or 0)

@@ -60,7 +60,11 @@ async def subscribe(session: AsyncSession, tenant_id: uuid.UUID, plan_code: str)
         raise InvalidInput(f"Unknown plan '{plan_code}'", details={"plan": plan_code})
     now = utcnow()
     subscription = Subscription(
-        tenant_id=tenant_id, plan_id=plan.id, status="active", current_period_start=now, current_period_end=now + PERIOD
+        tenant_id=tenant_id,
+        plan_id=plan.id,
+        status="active",
+        current_period_start=now,
+        current_period_end=now + PERIOD,
     )
     session.add(subscription)
     await session.flush()

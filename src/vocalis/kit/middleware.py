@@ -64,7 +64,10 @@ class BodySizeLimitMiddleware:
             return
         if declared is not None and int(declared) > self.max_bytes:
             response = error_response(
-                413, "payload_too_large", f"Request body exceeds {self.max_bytes} bytes", {"max_bytes": self.max_bytes}
+                413,
+                "payload_too_large",
+                f"Request body exceeds {self.max_bytes} bytes",
+                {"max_bytes": self.max_bytes},
             )
             await response(scope, receive, send)
             return

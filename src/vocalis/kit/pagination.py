@@ -50,7 +50,7 @@ class Page(BaseModel, Generic[T]):
         )
 
 
-async def paginate(session: AsyncSession, stmt: Select[tuple[Row]], params: PageParams) -> tuple[list[Row], int]:
+async def paginate(session: AsyncSession, stmt: Select[Row], params: PageParams) -> tuple[list[Row], int]:
     """One page of `stmt`'s rows and the total count of rows it matches."""
     total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     rows = (await session.scalars(stmt.offset(params.offset).limit(params.page_size))).all()

@@ -24,7 +24,10 @@ router = APIRouter(prefix="/tenants", tags=["tenants"])
 
 @router.get("/", summary="List all tenants (platform admins)", response_model=Page[TenantRead])
 async def list_tenants(
-    session: Session, principal: CurrentPrincipal, filters: Annotated[TenantFilters, Depends()], page: Pagination
+    session: Session,
+    principal: CurrentPrincipal,
+    filters: Annotated[TenantFilters, Depends()],
+    page: Pagination,
 ) -> Page[TenantRead]:
     tenants, total = await service.list_tenants(session, principal, filters, page)
     return Page.of([TenantRead.model_validate(tenant) for tenant in tenants], total, page)
@@ -75,7 +78,11 @@ async def suspend_tenant(
     return await service.suspend(session, principal, tenant_id, data.reason if data else None)
 
 
-@router.post("/{tenant_id}/reactivate", summary="Reactivate a suspended tenant (platform admins)", response_model=TenantRead)
+@router.post(
+    "/{tenant_id}/reactivate",
+    summary="Reactivate a suspended tenant (platform admins)",
+    response_model=TenantRead,
+)
 async def reactivate_tenant(tenant_id: uuid.UUID, session: Session, principal: CurrentPrincipal) -> Tenant:
     return await service.reactivate(session, principal, tenant_id)
 
@@ -90,7 +97,11 @@ async def regenerate_api_key(tenant_id: uuid.UUID, session: Session, principal: 
     return await service.regenerate_api_key(session, principal, tenant_id)
 
 
-@router.get("/{tenant_id}/statistics", summary="Get a tenant's usage against its plan", response_model=TenantStatistics)
+@router.get(
+    "/{tenant_id}/statistics",
+    summary="Get a tenant's usage against its plan",
+    response_model=TenantStatistics,
+)
 async def get_tenant_statistics(
     tenant_id: uuid.UUID, session: Session, principal: CurrentPrincipal
 ) -> TenantStatistics:

@@ -11,7 +11,7 @@ from vocalis.models.tenant import Tenant
 from vocalis.tenants.schemas import TenantFilters
 
 
-def _live(scope: uuid.UUID | None) -> Select[tuple[Tenant]]:
+def _live(scope: uuid.UUID | None) -> Select[Tenant]:
     stmt = select(Tenant).where(Tenant.deleted_at.is_(None))
     return stmt if scope is None else stmt.where(Tenant.id == scope)
 

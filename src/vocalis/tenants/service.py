@@ -96,7 +96,9 @@ async def get(session: AsyncSession, principal: Principal, tenant_id: uuid.UUID)
     return await _get(session, tenant_id, _scope(principal, Permission.TENANT_READ))
 
 
-async def create(session: AsyncSession, principal: Principal, data: TenantCreate, default_plan: str) -> tuple[Tenant, User]:
+async def create(
+    session: AsyncSession, principal: Principal, data: TenantCreate, default_plan: str
+) -> tuple[Tenant, User]:
     """A platform admin creates a tenant with its first owner."""
     principal.require(Permission.PLATFORM_ADMIN)
     owner = UserCreate(**data.owner.model_dump(), role=Role.OWNER)
@@ -206,7 +208,11 @@ async def _end_access(session: AsyncSession, tenant: Tenant, reason: str) -> Non
 
 
 async def _audit(
-    session: AsyncSession, principal: Principal, action: str, tenant: Tenant, details: dict[str, object] | None = None
+    session: AsyncSession,
+    principal: Principal,
+    action: str,
+    tenant: Tenant,
+    details: dict[str, object] | None = None,
 ) -> None:
     await audit.record(
         session,
@@ -218,5 +224,3 @@ async def _audit(
         target_id=tenant.id,
         details=details,
     )
-
-

@@ -11,7 +11,7 @@ from vocalis.models.user import Role, User
 from vocalis.users.schemas import UserFilters
 
 
-def _live(tenant_id: uuid.UUID) -> Select[tuple[User]]:
+def _live(tenant_id: uuid.UUID) -> Select[User]:
     return tenant_select(User, tenant_id).where(User.deleted_at.is_(None))
 
 
@@ -33,7 +33,12 @@ async def list_(
     if filters.search:
         pattern = contains_pattern(filters.search)
         stmt = stmt.where(
-            or_(*(column.ilike(pattern, escape="\\") for column in (User.email, User.username, User.first_name, User.last_name)))
+            or_(
+                *(
+                    column.ilike(pattern, escape="\\")
+                    for column in (User.email, User.username, User.first_name, User.last_name)
+                )
+            )
         )
     return await paginate(session, stmt.order_by(User.created_at, User.id), page)
 

@@ -78,9 +78,7 @@ async def update(session: AsyncSession, principal: Principal, user_id: uuid.UUID
         _ensure_may_act_on(principal, user)
 
     if data.email is not None or data.username is not None:
-        await _ensure_unique(
-            session, user.tenant_id, email=data.email, username=data.username, excluding=user.id
-        )
+        await _ensure_unique(session, user.tenant_id, email=data.email, username=data.username, excluding=user.id)
     if data.role is not None and data.role != user.role:
         _ensure_may_grant(principal, data.role)
         if user.role == Role.OWNER:
@@ -132,9 +130,7 @@ async def permissions(session: AsyncSession, principal: Principal, user_id: uuid
     user = await get(session, principal, user_id)
     role = Role(user.role)
     granted = permissions_for(role, super_admin=user.is_super_admin)
-    return UserPermissions(
-        user_id=user.id, role=role, is_super_admin=user.is_super_admin, permissions=sorted(granted)
-    )
+    return UserPermissions(user_id=user.id, role=role, is_super_admin=user.is_super_admin, permissions=sorted(granted))
 
 
 def _ensure_may_act_on(principal: Principal, user: User) -> None:
@@ -168,7 +164,11 @@ async def _ensure_unique(
 
 
 async def _audit(
-    session: AsyncSession, principal: Principal, action: str, user: User, details: dict[str, object] | None = None
+    session: AsyncSession,
+    principal: Principal,
+    action: str,
+    user: User,
+    details: dict[str, object] | None = None,
 ) -> None:
     await audit.record(
         session,
