@@ -30,7 +30,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             app.state.database = database
             yield
             return
-        url = await to_thread.run_sync(database_url, settings)
+        # Starting and stopping the embedded PostgreSQL block, so they run in a thread.
+        database_context = database_url(settings)
+        url = await to_thread.run_sync(database_context.__enter__)
         owned = Database.connect(url)
         try:
             await check_ready(owned.engine)
@@ -39,6 +41,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             yield
         finally:
             await owned.dispose()
+            await to_thread.run_sync(database_context.__exit__, None, None, None)
 
     app = FastAPI(
         title="Vocalis",

