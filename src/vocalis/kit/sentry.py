@@ -13,7 +13,6 @@ def init_sentry(dsn: str | None, environment: str, release: str) -> bool:
         environment=environment,
         release=release,
         integrations=[StarletteIntegration(), FastApiIntegration()],
-        send_default_pii=False,
         traces_sample_rate=0.0,
     )
     return True

@@ -1,0 +1,50 @@
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from httpx import AsyncClient
+from loguru import logger
+
+from vocalis.kit.logging import configure_logging
+
+
+@pytest.fixture
+def log_dir(tmp_path: Path) -> Iterator[Path]:
+    directory = tmp_path / "logs"
+    configure_logging("INFO", json=True, log_dir=directory)
+    yield directory
+    logger.remove()
+    logger.add(lambda message: None)  # keep later tests quiet without writing into a removed folder
+
+
+def _records(log_dir: Path) -> list[dict[str, object]]:
+    logger.complete()
+    lines = (log_dir / "vocalis.log").read_text().splitlines()
+    return [json.loads(line)["record"] for line in lines]
+
+
+async def test_every_request_line_carries_the_request_id(log_dir: Path, client: AsyncClient) -> None:
+    response = await client.get("/health/live", headers={"X-Request-ID": "trace-123"})
+    assert response.headers["X-Request-ID"] == "trace-123"
+    access = [r for r in _records(log_dir) if r["name"] == "vocalis.kit.middleware"]
+    assert access, "no access line was logged"
+    extra = access[-1]["extra"]
+    assert isinstance(extra, dict)
+    assert extra["request_id"] == "trace-123"
+
+
+def test_standard_library_logs_are_routed_through_loguru(log_dir: Path) -> None:
+    logging.getLogger("uvicorn.error").warning("from the standard library")
+    records = _records(log_dir)
+    assert any(r["message"] == "from the standard library" for r in records)
+    assert all("request_id" in r["extra"] for r in records)  # type: ignore[operator]
+
+
+def test_hostile_request_ids_are_replaced(log_dir: Path) -> None:
+    from vocalis.kit.middleware import _VALID_REQUEST_ID
+
+    assert _VALID_REQUEST_ID.match("abc-123_x.y")
+    assert not _VALID_REQUEST_ID.match("a\nb")
+    assert not _VALID_REQUEST_ID.match("x" * 65)
