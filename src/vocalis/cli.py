@@ -57,7 +57,7 @@ async def _add_superuser(settings: Settings, owner: UserCreate, tenant_name: str
         database = Database.connect(url)
         try:
             await check_ready(database.engine)
-            async for session in database.session():
+            async with database.transaction() as session:
                 tenant, user = await tenants.create_with_owner(
                     session, name=tenant_name, owner=owner, plan="enterprise", super_admin=True
                 )

@@ -13,7 +13,7 @@ from vocalis.kit.ratelimit import RateLimiter
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     database: Database = request.app.state.database
-    async for session in database.session():
+    async with database.transaction() as session:
         yield session
 
 

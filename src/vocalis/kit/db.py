@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -73,7 +74,8 @@ class Database:
         options.update(engine_options)
         return cls(create_async_engine(url, **options))
 
-    async def session(self) -> AsyncIterator[AsyncSession]:
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One session per unit of work: committed at the end, rolled back on any error."""
         async with self.sessionmaker() as session:
             try:

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from loguru import logger
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -168,6 +168,18 @@ def install_error_handlers(app: FastAPI) -> None:
         # A uniqueness race lost to a concurrent request: the service's own check could not see the other row yet.
         logger.info("Integrity error: {}", exc.orig)
         return error_response(409, "conflict", "Conflict with existing data")
+
+    @app.exception_handler(DataError)
+    async def data_error(_: Request, exc: DataError) -> JSONResponse:
+        # A value PostgreSQL refuses (a NUL character in text, a number out of range) came from the client.
+        logger.warning("Data error: {}", exc.orig)
+        return error_response(422, "invalid_input", "Invalid input: a value cannot be stored")
+
+    @app.exception_handler(UnicodeEncodeError)
+    async def unicode_error(_: Request, exc: UnicodeEncodeError) -> JSONResponse:
+        # JSON may escape lone surrogates ("\ud800"); they are not text and cannot be sent to the database.
+        logger.warning("Unencodable text: {}", exc)
+        return error_response(422, "invalid_input", "Invalid input: text must be valid Unicode")
 
     @app.exception_handler(Exception)
     async def unexpected_error(_: Request, exc: Exception) -> JSONResponse:

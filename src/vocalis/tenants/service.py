@@ -119,7 +119,7 @@ async def update(session: AsyncSession, principal: Principal, tenant_id: uuid.UU
     tenant = await _get(session, tenant_id, _scope(principal, Permission.TENANT_WRITE))
     if data.name is not None:
         tenant.name = data.name
-    if data.contact_email is not None:
+    if "contact_email" in data.model_fields_set:
         tenant.contact_email = data.contact_email
     if data.plan is not None:
         if not principal.is_super_admin:
@@ -138,6 +138,8 @@ async def delete(session: AsyncSession, principal: Principal, tenant_id: uuid.UU
     tenant.status = TenantStatus.DELETED
     tenant.deleted_at = utcnow()
     await _end_access(session, tenant, "tenant_deleted")
+    # Its users go with it, which also frees their emails for new sign-ups.
+    await users.delete_all_in_tenant(session, tenant.id)
     await _audit(session, principal, "tenant.deleted", tenant)
     await session.flush()
 

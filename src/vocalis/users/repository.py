@@ -1,8 +1,9 @@
 """Queries for users, always through the tenant-scoping helper."""
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vocalis.kit.db import contains_pattern, tenant_select
@@ -68,3 +69,8 @@ async def count_active_owners(session: AsyncSession, tenant_id: uuid.UUID) -> in
 async def lock_tenant_owners(session: AsyncSession, tenant_id: uuid.UUID) -> None:
     """Lock the tenant's live owners, so two concurrent demotions cannot both leave it without one."""
     await session.execute(_live(tenant_id).where(User.role == Role.OWNER).with_for_update())
+
+
+async def soft_delete_all(session: AsyncSession, tenant_id: uuid.UUID, when: datetime) -> None:
+    stmt = update(User).where(User.tenant_id == tenant_id, User.deleted_at.is_(None))
+    await session.execute(stmt.values(deleted_at=when, is_active=False))

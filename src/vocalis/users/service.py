@@ -113,6 +113,11 @@ async def delete(session: AsyncSession, principal: Principal, user_id: uuid.UUID
     await session.flush()
 
 
+async def delete_all_in_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """Soft-delete every user of a tenant that is being deleted."""
+    await repository.soft_delete_all(session, tenant_id, utcnow())
+
+
 async def verify(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> User:
     """Mark a user's email as verified."""
     principal.require(Permission.USERS_WRITE)
