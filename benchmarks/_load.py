@@ -31,6 +31,7 @@ class Config:
 class Tally:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
+    warmup_requests: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
 
 
@@ -48,9 +49,7 @@ def content_length(head: bytes) -> int:
     raise RuntimeError(f"Response without Content-Length: {head[:200]!r}")
 
 
-async def connection_loop(
-    config: Config, request: bytes, warmup_until: float, stop_at: float, tally: Tally
-) -> None:
+async def connection_loop(config: Config, request: bytes, warmup_until: float, stop_at: float, tally: Tally) -> None:
     reader, writer = await asyncio.open_connection(config.host, config.port)
     try:
         while True:
@@ -62,6 +61,7 @@ async def connection_loop(
             await reader.readexactly(content_length(head))
             finished = time.perf_counter()
             if started < warmup_until:
+                tally.warmup_requests += 1
                 continue
             status = int(head[9:12])
             tally.statuses[status] = tally.statuses.get(status, 0) + 1
@@ -96,6 +96,7 @@ async def run(config: Config) -> dict[str, Any]:
     return {
         "requests": len(latencies),
         "errors": tally.errors,
+        "total_requests": tally.warmup_requests + len(latencies) + tally.errors,
         "statuses": {str(code): count for code, count in sorted(tally.statuses.items())},
         "elapsed_s": elapsed,
         "rps": len(latencies) / elapsed,

@@ -204,6 +204,8 @@ async def authenticate_access_token(session: AsyncSession, settings: Settings, t
     if found is None:
         raise Unauthorized("Invalid access token")
     user, auth_session, tenant = found
+    # The identity map holds objects weakly: keep the user referenced so `current_user` finds it without a query.
+    session.info["current_user"] = user
     if auth_session.revoked_at is not None or auth_session.expires_at <= utcnow():
         raise Unauthorized("Session has ended")
     if not user.is_active or user.deleted_at is not None:
