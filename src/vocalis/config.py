@@ -25,6 +25,8 @@ class Settings(BaseSettings):
 
     jwt_issuer: str = "vocalis"
     jwt_audience: str = "vocalis-api"
+    # How long an authenticated login is remembered in memory (invalidated at once by any change; 0 turns it off).
+    auth_cache_seconds: float = Field(default=10.0, ge=0)
     access_token_ttl_seconds: int = Field(default=15 * 60, gt=0)
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, gt=0)
 
@@ -36,6 +38,19 @@ class Settings(BaseSettings):
 
     max_request_bytes: int = Field(default=1024 * 1024, gt=0)
     default_plan: str = "free"
+
+    # Knowledge ingestion.
+    max_upload_file_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
+    max_upload_files: int = Field(default=20, gt=0)
+    ingestion_timeout_seconds: int = Field(default=15 * 60, gt=0)
+    ingestion_max_attempts: int = Field(default=3, gt=0)
+    default_embedding_provider: str = "local"
+    # OpenAI-compatible embeddings (OpenAI, Ollama, vLLM...): used by knowledge bases that choose provider "openai".
+    openai_api_key: str | None = None
+    openai_base_url: str = "https://api.openai.com/v1"
+    # The job worker runs inside `vocalis serve` unless turned off (`serve --no-worker`; `vocalis worker` runs one).
+    run_worker: bool = True
+    worker_concurrency: int = Field(default=2, gt=0)
 
     @cached_property
     def signing_key(self) -> str:

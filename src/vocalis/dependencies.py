@@ -8,7 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vocalis.config import Settings
 from vocalis.kit.db import Database
+from vocalis.kit.jobs import Jobs
 from vocalis.kit.ratelimit import RateLimiter
+from vocalis.kit.storage import Storage
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -17,17 +19,30 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_settings(request: Request) -> Settings:
+# Plain `def` dependencies would run in a worker thread: these only read app state, so they are async.
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_limiter(request: Request) -> RateLimiter:
+async def get_limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.limiter
     return limiter
+
+
+async def get_storage(request: Request) -> Storage:
+    storage: Storage = request.app.state.storage
+    return storage
+
+
+async def get_jobs(request: Request) -> Jobs:
+    jobs: Jobs = request.app.state.jobs
+    return jobs
 
 
 # scope="function": the session commits before the response is sent, so a failed commit is never reported as success.
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 Limiter = Annotated[RateLimiter, Depends(get_limiter)]
+BlobStorage = Annotated[Storage, Depends(get_storage)]
+JobQueue = Annotated[Jobs, Depends(get_jobs)]

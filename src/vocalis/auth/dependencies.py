@@ -27,12 +27,12 @@ async def _principal(
     api_key: str | None,
 ) -> Principal | None:
     if api_key is not None:
-        return await service.authenticate_api_key(session, api_key)
+        return await service.authenticate_api_key(session, settings, api_key)
     if oauth_token is None:
         return None
     # A tenant API key may also be sent as a Bearer token.
     if oauth_token.startswith(API_KEY_PREFIX):
-        return await service.authenticate_api_key(session, oauth_token)
+        return await service.authenticate_api_key(session, settings, oauth_token)
     return await service.authenticate_access_token(session, settings, oauth_token)
 
 
@@ -57,7 +57,7 @@ async def authenticate_optional(
     return await _principal(session, settings, oauth_token, api_key)
 
 
-def client_info(request: Request) -> service.Client:
+async def client_info(request: Request) -> service.Client:
     ip = request.client.host if request.client else None
     return service.Client(ip_address=ip, user_agent=request.headers.get("user-agent"))
 

@@ -15,7 +15,6 @@ from vocalis.auth.schemas import (
     TokenResponse,
 )
 from vocalis.dependencies import AppSettings, Limiter, Session
-from vocalis.models.user import User
 from vocalis.tenants.schemas import TenantRead
 from vocalis.users.schemas import UserRead
 
@@ -66,7 +65,7 @@ async def logout(
 
 
 @router.get("/me", summary="Get the logged-in user", response_model=UserRead)
-async def me(session: Session, principal: CurrentPrincipal) -> User:
+async def me(session: Session, principal: CurrentPrincipal) -> UserRead:
     return await service.current_user(session, principal)
 
 

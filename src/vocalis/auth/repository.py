@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vocalis.auth.cache import invalidate
 from vocalis.kit.db import tenant_select, utcnow
 from vocalis.models.tenant import ApiKey, Tenant
 from vocalis.models.user import AuthSession, RefreshToken, User
@@ -68,6 +69,8 @@ async def revoke_sessions(
     if except_session_id is not None:
         stmt = stmt.where(AuthSession.id != except_session_id)
     await session.execute(stmt.values(revoked_at=utcnow(), revoked_reason=reason))
+    scopes = [f"{kind}:{value}" for kind, value in (("tenant", tenant_id), ("user", user_id), ("session", session_id))]
+    await invalidate(session, *(scope for scope in scopes if not scope.endswith(":None")))
 
 
 async def api_key_by_hash(session: AsyncSession, key_hash: str) -> tuple[ApiKey, Tenant] | None:
@@ -83,6 +86,7 @@ async def api_key_by_hash(session: AsyncSession, key_hash: str) -> tuple[ApiKey,
 async def revoke_api_keys(session: AsyncSession, tenant_id: uuid.UUID) -> None:
     stmt = update(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.revoked_at.is_(None))
     await session.execute(stmt.values(revoked_at=utcnow()))
+    await invalidate(session, f"tenant:{tenant_id}")
 
 
 async def touch_api_key(session: AsyncSession, key: ApiKey, now: datetime) -> None:

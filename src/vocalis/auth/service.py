@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vocalis.audit import service as audit
 from vocalis.auth import repository
+from vocalis.auth.cache import CACHE
 from vocalis.auth.passwords import hash_password, verify_password
 from vocalis.auth.permissions import Permission, permissions_for
 from vocalis.auth.principal import Principal
@@ -21,7 +22,7 @@ from vocalis.kit.ratelimit import RateLimiter
 from vocalis.models.tenant import Tenant, TenantStatus
 from vocalis.models.user import AuthSession, RefreshToken, Role, User
 from vocalis.tenants import service as tenants
-from vocalis.users.schemas import UserCreate
+from vocalis.users.schemas import UserCreate, UserRead
 
 # API keys record their last use at most this often, so busy keys do not write on every request.
 API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
@@ -172,12 +173,15 @@ async def logout(session: AsyncSession, principal: Principal | None, refresh_tok
     await repository.revoke_sessions(session, session_id=session_id, reason="logout")
 
 
-async def current_user(session: AsyncSession, principal: Principal) -> User:
-    """The calling user (already loaded while authenticating, so this reads the session's identity map)."""
+async def current_user(session: AsyncSession, principal: Principal) -> UserRead:
+    """The calling user: from the principal cache, else as loaded while authenticating (the identity map)."""
+    cached = CACHE.get(f"session:{principal.session_id}")
+    if cached is not None and cached.user is not None:
+        return UserRead.model_construct(**cached.user)
     user = await session.get(User, principal.require_user())
     if user is None:
         raise Unauthorized()
-    return user
+    return UserRead.model_validate(user)
 
 
 async def change_password(
@@ -200,6 +204,11 @@ async def change_password(
 
 async def authenticate_access_token(session: AsyncSession, settings: Settings, token: str) -> Principal:
     claims = decode_access_token(settings, token)
+    cache_key = f"session:{claims['sid']}"
+    cached = CACHE.get(cache_key)
+    if cached is not None and cached.principal.user_id == claims["sub"]:
+        return cached.principal
+    generation = CACHE.generation
     found = await repository.user_for_access(session, claims["sub"], claims["sid"])
     if found is None:
         raise Unauthorized("Invalid access token")
@@ -212,7 +221,7 @@ async def authenticate_access_token(session: AsyncSession, settings: Settings, t
         raise Unauthorized("This account is disabled")
     ensure_tenant_usable(tenant)
     role = Role(user.role)
-    return Principal(
+    principal = Principal(
         tenant_id=user.tenant_id,
         permissions=permissions_for(role, super_admin=user.is_super_admin),
         user_id=user.id,
@@ -220,10 +229,18 @@ async def authenticate_access_token(session: AsyncSession, settings: Settings, t
         role=role,
         is_super_admin=user.is_super_admin,
     )
+    seconds = min(settings.auth_cache_seconds, (auth_session.expires_at - utcnow()).total_seconds())
+    CACHE.put(cache_key, principal, UserRead.model_validate(user).model_dump(), seconds, generation)
+    return principal
 
 
-async def authenticate_api_key(session: AsyncSession, api_key: str) -> Principal:
-    found = await repository.api_key_by_hash(session, digest(api_key))
+async def authenticate_api_key(session: AsyncSession, settings: Settings, api_key: str) -> Principal:
+    key_hash = digest(api_key)
+    cached = CACHE.get(f"key:{key_hash}")
+    if cached is not None:
+        return cached.principal
+    generation = CACHE.generation
+    found = await repository.api_key_by_hash(session, key_hash)
     if found is None:
         raise Unauthorized("Invalid API key")
     key, tenant = found
@@ -231,8 +248,10 @@ async def authenticate_api_key(session: AsyncSession, api_key: str) -> Principal
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at > API_KEY_TOUCH_INTERVAL:
         await repository.touch_api_key(session, key, now)
-    return Principal(
+    principal = Principal(
         tenant_id=tenant.id,
         permissions=frozenset(Permission(scope) for scope in key.scopes),
         api_key_id=key.id,
     )
+    CACHE.put(f"key:{key_hash}", principal, None, settings.auth_cache_seconds, generation)
+    return principal

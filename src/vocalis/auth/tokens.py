@@ -2,8 +2,10 @@
 
 import hashlib
 import secrets
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import jwt
@@ -17,9 +19,14 @@ API_KEY_PREFIX = "vk_"
 REFRESH_TOKEN_PREFIX = "vr_"
 
 
+@cache
+def _fingerprint(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
 def key_id(settings: Settings) -> str:
     """A public fingerprint of the signing key, sent as `kid` so keys can be rotated."""
-    return hashlib.sha256(settings.signing_key.encode()).hexdigest()[:16]
+    return _fingerprint(settings.signing_key)
 
 
 def create_access_token(settings: Settings, *, user_id: uuid.UUID, tenant_id: uuid.UUID, session_id: uuid.UUID) -> str:
@@ -38,8 +45,29 @@ def create_access_token(settings: Settings, *, user_id: uuid.UUID, tenant_id: uu
     return jwt.encode(claims, settings.signing_key, algorithm=ALGORITHM, headers={"kid": key_id(settings)})
 
 
+# Tokens whose signature and claims were verified, by (signing key id, token): a repeat skips the HMAC and the
+# parsing, and still checks expiry. Bounded; the oldest entries go first.
+_VERIFIED: dict[tuple[str, str], dict[str, Any]] = {}
+_VERIFIED_MAX = 20_000
+
+
 def decode_access_token(settings: Settings, token: str) -> dict[str, Any]:
     """Verify signature (HS256 only), issuer, audience, expiry and token type; 401 on any failure."""
+    cache_key = (key_id(settings), token)
+    claims = _VERIFIED.get(cache_key)
+    if claims is not None:
+        if claims["exp"] <= time.time():
+            _VERIFIED.pop(cache_key, None)
+            raise Unauthorized("Access token expired")
+        return claims
+    claims = _verify(settings, token)
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.pop(next(iter(_VERIFIED)))
+    _VERIFIED[cache_key] = claims
+    return claims
+
+
+def _verify(settings: Settings, token: str) -> dict[str, Any]:
     try:
         header = jwt.get_unverified_header(token)
         if header.get("alg") != ALGORITHM or header.get("kid") != key_id(settings):

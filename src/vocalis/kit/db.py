@@ -97,6 +97,11 @@ def async_url(url: str) -> str:
     raise ValueError(f"Not a PostgreSQL URL: {url.split('://')[0]}://...")
 
 
+def libpq_url(url: str) -> str:
+    """The plain libpq form of a SQLAlchemy URL, for psycopg connections made outside SQLAlchemy."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
 def contains_pattern(text: str) -> str:
     """An ILIKE pattern (escape character backslash) matching `text` anywhere, with its wildcards taken literally."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

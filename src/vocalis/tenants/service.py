@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vocalis.audit import service as audit
 from vocalis.auth import repository as auth_repository
+from vocalis.auth.cache import invalidate
 from vocalis.auth.permissions import API_KEY_DEFAULT_SCOPES, Permission
 from vocalis.auth.principal import Principal
 from vocalis.auth.tokens import digest, new_api_key
@@ -155,6 +156,7 @@ async def suspend(session: AsyncSession, principal: Principal, tenant_id: uuid.U
         tenant.suspended_at = utcnow()
         tenant.suspension_reason = reason
         await _audit(session, principal, "tenant.suspended", tenant, {"reason": reason})
+        await invalidate(session, f"tenant:{tenant.id}")
     await session.flush()
     return tenant
 
@@ -168,6 +170,7 @@ async def reactivate(session: AsyncSession, principal: Principal, tenant_id: uui
         tenant.suspended_at = None
         tenant.suspension_reason = None
         await _audit(session, principal, "tenant.reactivated", tenant)
+        await invalidate(session, f"tenant:{tenant.id}")
     await session.flush()
     return tenant
 

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vocalis.audit import service as audit
 from vocalis.auth import repository as auth_repository
+from vocalis.auth.cache import invalidate
 from vocalis.auth.passwords import hash_password
 from vocalis.auth.permissions import ROLE_RANK, Permission, permissions_for
 from vocalis.auth.principal import Principal
@@ -93,6 +94,7 @@ async def update(session: AsyncSession, principal: Principal, user_id: uuid.UUID
         if field in changes and (changes[field] is not None or field in ("first_name", "last_name")):
             setattr(user, field, changes[field])
     await session.flush()
+    await invalidate(session, f"user:{user.id}")
     return user
 
 
@@ -105,6 +107,7 @@ async def delete(session: AsyncSession, principal: Principal, user_id: uuid.UUID
         await _ensure_not_last_owner(session, user)
     await _audit(session, principal, "user.deleted", user, {"hard": hard})
     if hard:
+        await invalidate(session, f"user:{user.id}")
         await session.delete(user)
     else:
         user.deleted_at = utcnow()
