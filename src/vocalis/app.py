@@ -1,47 +1,79 @@
 """The application factory: routers, middleware, error handlers and the lifespan (database, rate limiter)."""
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from anyio import to_thread
 from fastapi import APIRouter, FastAPI
 from loguru import logger
+from procrastinate.testing import InMemoryConnector
 
 from vocalis import __version__
+from vocalis.auth import cache as auth_cache
 from vocalis.auth.endpoints import router as auth_router
 from vocalis.config import Settings
 from vocalis.database import check_ready, database_url
 from vocalis.health import router as health_router
-from vocalis.kit.db import Database
+from vocalis.kit.db import Database, libpq_url
 from vocalis.kit.errors import ERROR_RESPONSES, install_error_handlers
+from vocalis.kit.jobs import Jobs
 from vocalis.kit.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from vocalis.kit.ratelimit import RateLimiter
+from vocalis.kit.storage import LocalStorage
+from vocalis.knowledge.endpoints import router as knowledge_router
+from vocalis.knowledge.tasks import WorkerDependencies
+from vocalis.knowledge.tasks import blueprint as knowledge_jobs
 from vocalis.tenants.endpoints import router as tenants_router
 from vocalis.users.endpoints import router as users_router
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
-    """Build the app. With `database` given (tests), the caller owns it; otherwise the lifespan opens and closes it."""
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+# Every domain's job blueprint.
+BLUEPRINTS = (knowledge_jobs,)
+
+
+@asynccontextmanager
+async def _database_url(settings: Settings) -> AsyncIterator[str]:
+    # Starting and stopping the embedded PostgreSQL block, so they run in a thread.
+    context = database_url(settings)
+    url = await to_thread.run_sync(context.__enter__)
+    try:
+        yield url
+    finally:
+        await to_thread.run_sync(context.__exit__, None, None, None)
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None, jobs: Jobs | None = None) -> FastAPI:
+    """Build the app. With `database` given (tests), the caller owns it and jobs stay in memory unless `jobs` is
+    given; otherwise the lifespan opens the database and the job queue, and runs the worker unless turned off."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if database is not None:
-            app.state.database = database
-            yield
-            return
-        # Starting and stopping the embedded PostgreSQL block, so they run in a thread.
-        database_context = database_url(settings)
-        url = await to_thread.run_sync(database_context.__enter__)
-        owned = Database.connect(url)
-        try:
-            await check_ready(owned.engine)
-            app.state.database = owned
+        async with AsyncExitStack() as stack:
+            if database is None:
+                url = await stack.enter_async_context(_database_url(settings))
+                owned = Database.connect(url)
+                stack.push_async_callback(owned.dispose)
+                await check_ready(owned.engine)
+                app.state.database = owned
+                app.state.jobs = Jobs.for_database(url, BLUEPRINTS)
+                if settings.auth_cache_seconds > 0:
+                    listener = asyncio.create_task(auth_cache.listen(libpq_url(url)))
+                    stack.push_async_callback(_cancel, listener)
+            await stack.enter_async_context(app.state.jobs.app.open_async())
+            if settings.run_worker:
+                dependencies = WorkerDependencies(app.state.database, app.state.storage, settings)
+                await stack.enter_async_context(app.state.jobs.worker(dependencies, settings.worker_concurrency))
             logger.info("Vocalis {} ready ({})", __version__, settings.environment)
             yield
-        finally:
-            await owned.dispose()
-            await to_thread.run_sync(database_context.__exit__, None, None, None)
 
     app = FastAPI(
         title="Vocalis",
@@ -51,16 +83,23 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.state.limiter = RateLimiter(settings.redis_url)
+    app.state.storage = LocalStorage(settings.data_dir / "files")
     if database is not None:
         app.state.database = database
+        app.state.jobs = jobs or Jobs(InMemoryConnector(), BLUEPRINTS)
 
     api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
-    for router in (auth_router, users_router, tenants_router):
+    for router in (auth_router, users_router, tenants_router, knowledge_router):
         api.include_router(router)
     app.include_router(api)
     app.include_router(health_router)
 
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    upload_bytes = settings.max_upload_file_bytes * settings.max_upload_files + settings.max_request_bytes
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_request_bytes,
+        larger_bodies={"/documents/upload": upload_bytes},
+    )
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vocalis.kit.db import tenant_select
 from vocalis.models.billing import Plan, Subscription, UsageRecord
+from vocalis.models.knowledge import Document, KnowledgeBase
 from vocalis.models.user import User
 
 
@@ -25,6 +26,20 @@ async def subscription(session: AsyncSession, tenant_id: uuid.UUID) -> tuple[Sub
 async def count_users(session: AsyncSession, tenant_id: uuid.UUID) -> int:
     stmt = tenant_select(User, tenant_id).where(User.deleted_at.is_(None))
     return int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+
+
+async def count_knowledge_bases(session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    stmt = tenant_select(KnowledgeBase, tenant_id)
+    return int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+
+
+async def count_documents(session: AsyncSession, tenant_id: uuid.UUID) -> tuple[int, int]:
+    """(documents, stored bytes) of a tenant."""
+    documents = tenant_select(Document, tenant_id).subquery()
+    count, size = (
+        await session.execute(select(func.count(), func.coalesce(func.sum(documents.c.size_bytes), 0)))
+    ).one()
+    return int(count), int(size)
 
 
 async def sum_usage(session: AsyncSession, tenant_id: uuid.UUID, metric: str, since: datetime) -> int:

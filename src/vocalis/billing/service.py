@@ -93,7 +93,13 @@ async def _used(session: AsyncSession, tenant_id: uuid.UUID, resource: Resource,
         return -(-seconds // 60)
     if resource is Resource.CALLS:
         return await repository.sum_usage(session, tenant_id, "calls", since)
-    # Knowledge, agents and calls are counted here as their domains arrive.
+    if resource is Resource.KNOWLEDGE_BASES:
+        return await repository.count_knowledge_bases(session, tenant_id)
+    if resource is Resource.DOCUMENTS:
+        return (await repository.count_documents(session, tenant_id))[0]
+    if resource is Resource.STORAGE_BYTES:
+        return (await repository.count_documents(session, tenant_id))[1]
+    # Agents and concurrent calls are counted here as their domains arrive.
     return 0
 
 

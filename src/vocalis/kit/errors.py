@@ -125,6 +125,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     for status, description in {
         400: "Bad request",
         401: "Not authenticated",
+        402: "The plan's quota is used up",
         403: "Not allowed, or the tenant is suspended",
         404: "Not found (or owned by another tenant)",
         409: "Conflict with existing data",

@@ -48,26 +48,30 @@ class RequestContextMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Refuse request bodies over `max_bytes` with 413, whether or not Content-Length is sent."""
+    """Refuse request bodies over `max_bytes` with 413, whether or not Content-Length is sent.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    `larger_bodies` maps path endings (such as uploads) to their own, larger limits.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, larger_bodies: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger_bodies = larger_bodies or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = next(
+            (limit for suffix, limit in self.larger_bodies.items() if scope["path"].endswith(suffix)), self.max_bytes
+        )
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and not declared.isdigit():
             await error_response(400, "bad_request", "Invalid Content-Length header")(scope, receive, send)
             return
-        if declared is not None and int(declared) > self.max_bytes:
+        if declared is not None and int(declared) > max_bytes:
             response = error_response(
-                413,
-                "payload_too_large",
-                f"Request body exceeds {self.max_bytes} bytes",
-                {"max_bytes": self.max_bytes},
+                413, "payload_too_large", f"Request body exceeds {max_bytes} bytes", {"max_bytes": max_bytes}
             )
             await response(scope, receive, send)
             return
@@ -78,8 +82,8 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise HTTPException(413, f"Request body exceeds {self.max_bytes} bytes")
+                if received > max_bytes:
+                    raise HTTPException(413, f"Request body exceeds {max_bytes} bytes")
             return message
 
         await self.app(scope, limited_receive, send)

@@ -3,6 +3,7 @@
 from vocalis.kit.db import Base
 from vocalis.models.audit import AuditEvent
 from vocalis.models.billing import Plan, Subscription, UsageRecord
+from vocalis.models.knowledge import Chunk, Document, DocumentStatus, KnowledgeBase
 from vocalis.models.tenant import ApiKey, Tenant, TenantStatus
 from vocalis.models.user import AuthSession, RefreshToken, Role, User
 
@@ -11,6 +12,10 @@ __all__ = [
     "AuditEvent",
     "AuthSession",
     "Base",
+    "Chunk",
+    "Document",
+    "DocumentStatus",
+    "KnowledgeBase",
     "Plan",
     "RefreshToken",
     "Role",

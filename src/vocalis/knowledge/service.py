@@ -1,0 +1,409 @@
+"""Knowledge rules: knowledge bases, documents (upload, text, reprocess, delete), statistics and search.
+
+`retrieve` is what voice agents call during a call: the tenant's chunks that best answer a question.
+"""
+
+import hashlib
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vocalis.auth.permissions import Permission
+from vocalis.auth.principal import Principal
+from vocalis.billing import service as billing
+from vocalis.billing.service import Resource
+from vocalis.config import Settings
+from vocalis.kit.errors import AppError, InvalidInput, NotFound, PayloadTooLarge
+from vocalis.kit.jobs import Jobs
+from vocalis.kit.pagination import PageParams
+from vocalis.kit.storage import Storage
+from vocalis.knowledge import repository
+from vocalis.knowledge.parsing import ACCEPTED_EXTENSIONS, detect_format
+from vocalis.knowledge.providers import embedder_for, resolve
+from vocalis.knowledge.repository import Hit
+from vocalis.knowledge.schemas import (
+    KnowledgeBaseCreate,
+    KnowledgeBaseStatistics,
+    KnowledgeBaseUpdate,
+    SearchRequest,
+)
+from vocalis.models.knowledge import Chunk, Document, DocumentStatus, KnowledgeBase
+
+RRF_K = 60  # the reciprocal-rank-fusion constant of Cormack et al.
+
+
+class UnsupportedFormat(AppError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+@dataclass(frozen=True)
+class IncomingFile:
+    filename: str | None
+    content_type: str | None
+    data: bytes
+
+
+# Knowledge bases
+
+
+async def create_base(
+    session: AsyncSession, principal: Principal, settings: Settings, data: KnowledgeBaseCreate
+) -> KnowledgeBase:
+    """Create a knowledge base with its embedding model and chunking settings."""
+    principal.require(Permission.KNOWLEDGE_WRITE)
+    await billing.ensure_capacity(session, principal.tenant_id, Resource.KNOWLEDGE_BASES)
+    provider, model, dimension = resolve(data.embedding.provider, data.embedding.model, settings)
+    base = KnowledgeBase(
+        tenant_id=principal.tenant_id,
+        name=data.name,
+        description=data.description,
+        embedding_provider=provider,
+        embedding_model=model,
+        embedding_dimension=dimension,
+        chunk_size=data.chunk_size,
+        chunk_overlap=data.chunk_overlap,
+    )
+    session.add(base)
+    await session.flush()
+    return base
+
+
+async def list_bases(session: AsyncSession, principal: Principal, page: PageParams) -> tuple[list[KnowledgeBase], int]:
+    principal.require(Permission.KNOWLEDGE_READ)
+    return await repository.list_bases(session, principal.tenant_id, page)
+
+
+async def get_base(session: AsyncSession, principal: Principal, base_id: uuid.UUID) -> KnowledgeBase:
+    principal.require(Permission.KNOWLEDGE_READ)
+    return await _base(session, principal.tenant_id, base_id)
+
+
+async def _base(session: AsyncSession, tenant_id: uuid.UUID, base_id: uuid.UUID) -> KnowledgeBase:
+    base = await repository.get_base(session, tenant_id, base_id)
+    if base is None:
+        raise NotFound("Knowledge base not found")
+    return base
+
+
+async def update_base(
+    session: AsyncSession,
+    principal: Principal,
+    settings: Settings,
+    jobs: Jobs,
+    base_id: uuid.UUID,
+    data: KnowledgeBaseUpdate,
+) -> KnowledgeBase:
+    """Rename or re-describe a base; a new embedding model or chunking re-processes all of its documents."""
+    principal.require(Permission.KNOWLEDGE_WRITE)
+    base = await _base(session, principal.tenant_id, base_id)
+    if data.name is not None:
+        base.name = data.name
+    if "description" in data.model_fields_set:
+        base.description = data.description
+    before = (base.embedding_provider, base.embedding_model, base.chunk_size, base.chunk_overlap)
+    if data.embedding is not None:
+        base.embedding_provider, base.embedding_model, base.embedding_dimension = resolve(
+            data.embedding.provider, data.embedding.model, settings
+        )
+    size = data.chunk_size if data.chunk_size is not None else base.chunk_size
+    overlap = data.chunk_overlap if data.chunk_overlap is not None else base.chunk_overlap
+    if overlap >= size:
+        raise InvalidInput("chunk_overlap must be smaller than chunk_size", details={"field": "chunk_overlap"})
+    base.chunk_size, base.chunk_overlap = size, overlap
+    await session.flush()
+    if (base.embedding_provider, base.embedding_model, base.chunk_size, base.chunk_overlap) != before:
+        document_ids = await repository.mark_pending(session, principal.tenant_id, base.id)
+        await session.commit()  # the worker must see the new settings before it runs
+        for document_id in document_ids:
+            await jobs.defer("ingest_document", document_id=str(document_id))
+    return base
+
+
+async def delete_base(session: AsyncSession, principal: Principal, storage: Storage, base_id: uuid.UUID) -> None:
+    """Delete a knowledge base with its documents, chunks and stored files."""
+    principal.require(Permission.KNOWLEDGE_WRITE)
+    base = await _base(session, principal.tenant_id, base_id)
+    documents = await repository.documents_of_base(session, principal.tenant_id, base.id)
+    await session.delete(base)
+    await session.commit()  # files go only once the rows are gone for good
+    for document in documents:
+        await storage.delete(document.storage_key)
+
+
+async def base_statistics(session: AsyncSession, principal: Principal, base_id: uuid.UUID) -> KnowledgeBaseStatistics:
+    """Documents by status, chunks, tokens, storage and the last ingestion time of a knowledge base."""
+    base = await get_base(session, principal, base_id)
+    totals = await repository.base_totals(session, principal.tenant_id, base.id)
+    by_status = {status: totals.documents_by_status.get(status, 0) for status in DocumentStatus}
+    return KnowledgeBaseStatistics(
+        knowledge_base_id=base.id,
+        documents=sum(by_status.values()),
+        documents_by_status=by_status,
+        chunks=totals.chunks,
+        tokens=totals.tokens,
+        storage_bytes=totals.storage_bytes,
+        last_ingested_at=totals.last_ingested_at,
+    )
+
+
+# Documents
+
+
+async def add_files(
+    session: AsyncSession,
+    principal: Principal,
+    settings: Settings,
+    storage: Storage,
+    jobs: Jobs,
+    base_id: uuid.UUID,
+    files: Sequence[IncomingFile],
+) -> list[tuple[Document, bool]]:
+    """Store uploaded files and queue their ingestion. Returns each file's document and whether it was a duplicate
+    (the same content already in this base: the existing document is returned)."""
+    principal.require(Permission.KNOWLEDGE_WRITE)
+    base = await _base(session, principal.tenant_id, base_id)
+    if not files:
+        raise InvalidInput("No files were uploaded", details={"field": "files"})
+    if len(files) > settings.max_upload_files:
+        raise InvalidInput(f"At most {settings.max_upload_files} files per upload", details={"field": "files"})
+    formats = []
+    for file in files:
+        fmt = detect_format(file.filename, file.content_type)
+        if fmt is None:
+            raise UnsupportedFormat(
+                f"Unsupported file type: {file.filename or file.content_type}",
+                details={"filename": file.filename, "accepted": ACCEPTED_EXTENSIONS},
+            )
+        if len(file.data) > settings.max_upload_file_bytes:
+            raise PayloadTooLarge(
+                f"{file.filename} is larger than {settings.max_upload_file_bytes} bytes",
+                details={"filename": file.filename, "max_bytes": settings.max_upload_file_bytes},
+            )
+        if not file.data:
+            raise InvalidInput(f"{file.filename} is empty", details={"filename": file.filename})
+        formats.append(fmt)
+    results = [
+        await _add_document(session, principal, storage, base, file.filename, file.content_type, fmt, file.data)
+        for file, fmt in zip(files, formats, strict=True)
+    ]
+    await _queue_new(session, jobs, results)
+    return results
+
+
+async def add_text(
+    session: AsyncSession,
+    principal: Principal,
+    storage: Storage,
+    jobs: Jobs,
+    base_id: uuid.UUID,
+    title: str,
+    text: str,
+) -> tuple[Document, bool]:
+    """Add a document from raw text (for scripts); ingested like an uploaded .txt file."""
+    principal.require(Permission.KNOWLEDGE_WRITE)
+    base = await _base(session, principal.tenant_id, base_id)
+    result = await _add_document(session, principal, storage, base, None, "text/plain", "txt", text.encode(), title)
+    await _queue_new(session, jobs, [result])
+    return result
+
+
+async def _add_document(
+    session: AsyncSession,
+    principal: Principal,
+    storage: Storage,
+    base: KnowledgeBase,
+    filename: str | None,
+    content_type: str | None,
+    fmt: str,
+    data: bytes,
+    title: str | None = None,
+) -> tuple[Document, bool]:
+    content_hash = hashlib.sha256(data).hexdigest()
+    existing = await repository.document_by_hash(session, principal.tenant_id, base.id, content_hash)
+    if existing is not None:
+        return existing, True
+    await billing.ensure_capacity(session, principal.tenant_id, Resource.DOCUMENTS)
+    await billing.ensure_capacity(session, principal.tenant_id, Resource.STORAGE_BYTES, adding=len(data))
+    document_id = uuid.uuid4()
+    safe_name = _display_name(filename)
+    document = Document(
+        id=document_id,
+        tenant_id=principal.tenant_id,
+        knowledge_base_id=base.id,
+        title=title or safe_name or "Untitled",
+        filename=safe_name,
+        format=fmt,
+        content_type=(content_type or "")[:120] or None,
+        size_bytes=len(data),
+        content_hash=content_hash,
+        # The key is ours alone: a hostile file name never reaches the file system.
+        storage_key=f"tenants/{principal.tenant_id}/documents/{document_id}",
+        status=DocumentStatus.PENDING,
+        attempts=0,
+        timings={},
+    )
+    await storage.put(document.storage_key, data)
+    session.add(document)
+    await session.flush()
+    return document, False
+
+
+def _display_name(filename: str | None) -> str | None:
+    """The base name of an uploaded file, without folders or control characters (kept for display only)."""
+    if not filename:
+        return None
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ord(ch) >= 32 and ch != "\x7f").strip()
+    return name[:255] or None
+
+
+async def _queue_new(session: AsyncSession, jobs: Jobs, results: Sequence[tuple[Document, bool]]) -> None:
+    new = [document.id for document, duplicate in results if not duplicate]
+    if not new:
+        return
+    await session.commit()  # the worker must find the documents when it picks the jobs up
+    for document_id in new:
+        # If this fails the documents stay pending, and the periodic sweep queues them again.
+        await jobs.defer("ingest_document", document_id=str(document_id))
+
+
+async def get_document(session: AsyncSession, principal: Principal, document_id: uuid.UUID) -> Document:
+    principal.require(Permission.KNOWLEDGE_READ)
+    return await _document(session, principal.tenant_id, document_id)
+
+
+async def _document(session: AsyncSession, tenant_id: uuid.UUID, document_id: uuid.UUID) -> Document:
+    document = await repository.get_document(session, tenant_id, document_id)
+    if document is None:
+        raise NotFound("Document not found")
+    return document
+
+
+async def list_documents(
+    session: AsyncSession, principal: Principal, base_id: uuid.UUID, status: DocumentStatus | None, page: PageParams
+) -> tuple[list[Document], int]:
+    base = await get_base(session, principal, base_id)
+    return await repository.list_documents(session, principal.tenant_id, base.id, status, page)
+
+
+async def list_chunks(
+    session: AsyncSession, principal: Principal, document_id: uuid.UUID, page: PageParams
+) -> tuple[list[Chunk], int]:
+    document = await get_document(session, principal, document_id)
+    return await repository.list_chunks(session, principal.tenant_id, document.id, page)
+
+
+async def delete_document(
+    session: AsyncSession, principal: Principal, storage: Storage, document_id: uuid.UUID
+) -> None:
+    """Delete a document, its chunks and its stored file."""
+    principal.require(Permission.KNOWLEDGE_WRITE)
+    document = await _document(session, principal.tenant_id, document_id)
+    await session.delete(document)
+    await session.commit()
+    await storage.delete(document.storage_key)
+
+
+async def reprocess_document(
+    session: AsyncSession, principal: Principal, jobs: Jobs, document_id: uuid.UUID
+) -> Document:
+    """Run ingestion again (after a failure, or to pick up a changed base)."""
+    principal.require(Permission.KNOWLEDGE_WRITE)
+    document = await _document(session, principal.tenant_id, document_id)
+    document.status = DocumentStatus.PENDING
+    document.error = None
+    document.attempts = 0
+    document.processing_started_at = None
+    await session.commit()
+    await jobs.defer("ingest_document", document_id=str(document.id))
+    return document
+
+
+# Search
+
+
+async def search(session: AsyncSession, principal: Principal, settings: Settings, request: SearchRequest) -> list[Hit]:
+    """Search the caller's knowledge bases (all, or the listed ones: any not the tenant's answers 404)."""
+    principal.require(Permission.KNOWLEDGE_READ)
+    bases = await repository.bases(session, principal.tenant_id, request.knowledge_base_ids)
+    if request.knowledge_base_ids is not None and len(bases) != len(set(request.knowledge_base_ids)):
+        raise NotFound("Knowledge base not found")
+    return await _search(session, principal.tenant_id, settings, bases, request.query, request.top_k, request.mode)
+
+
+async def retrieve(
+    session: AsyncSession,
+    settings: Settings,
+    tenant_id: uuid.UUID,
+    knowledge_base_ids: Sequence[uuid.UUID],
+    query: str,
+    k: int = 5,
+) -> list[Hit]:
+    """The `k` passages of a tenant's knowledge bases that best answer `query` (hybrid search), for voice agents."""
+    bases = await repository.bases(session, tenant_id, knowledge_base_ids)
+    return await _search(session, tenant_id, settings, bases, query, k, "hybrid")
+
+
+async def _search(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    settings: Settings,
+    bases: Sequence[KnowledgeBase],
+    query: str,
+    k: int,
+    mode: str,
+) -> list[Hit]:
+    if not bases:
+        return []
+    candidates = k if mode != "hybrid" else max(4 * k, 20)
+    vector_hits = (
+        await _vector_hits(session, tenant_id, settings, bases, query, candidates) if mode != "keyword" else []
+    )
+    base_ids = [base.id for base in bases]
+    keyword_hits = (
+        await repository.keyword_search(session, tenant_id, base_ids, query, candidates) if mode != "vector" else []
+    )
+    if mode == "vector":
+        return vector_hits[:k]
+    if mode == "keyword":
+        return keyword_hits[:k]
+    return fuse([vector_hits, keyword_hits], k)
+
+
+async def _vector_hits(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    settings: Settings,
+    bases: Sequence[KnowledgeBase],
+    query: str,
+    limit: int,
+) -> list[Hit]:
+    # Bases using different embedding models are searched with a query vector from each model.
+    by_model: dict[tuple[str, str, int], list[KnowledgeBase]] = defaultdict(list)
+    for base in bases:
+        by_model[(base.embedding_provider, base.embedding_model, base.embedding_dimension)].append(base)
+    hits: list[Hit] = []
+    for (_, _, dimension), group in by_model.items():
+        [query_vector] = await embedder_for(group[0], settings).embed([query])
+        hits.extend(
+            await repository.vector_search(
+                session, tenant_id, [base.id for base in group], dimension, query_vector, limit
+            )
+        )
+    return sorted(hits, key=lambda hit: hit.score, reverse=True)[:limit]
+
+
+def fuse(rankings: Sequence[Sequence[Hit]], k: int) -> list[Hit]:
+    """Reciprocal rank fusion: each list adds 1 / (RRF_K + rank) to a chunk's score."""
+    scores: dict[uuid.UUID, float] = defaultdict(float)
+    hits: dict[uuid.UUID, Hit] = {}
+    for ranking in rankings:
+        for rank, hit in enumerate(ranking, start=1):
+            scores[hit.chunk_id] += 1.0 / (RRF_K + rank)
+            hits.setdefault(hit.chunk_id, hit)
+    best = sorted(scores, key=lambda chunk_id: scores[chunk_id], reverse=True)[:k]
+    return [replace(hits[chunk_id], score=round(scores[chunk_id], 6)) for chunk_id in best]
