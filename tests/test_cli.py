@@ -63,7 +63,9 @@ def test_migrate_then_serve_then_create_superuser(env: dict[str, str], data_dir:
         assert httpx.get(f"{base}/health/live").json()["status"] == "ok"
         assert "swagger" in httpx.get(f"{base}/docs").text.lower()
 
-        created = _run(env, "create-superuser", "--email", "root@example.com", "--username", "root", "--password", "Sup3r-secret")
+        created = _run(
+            env, "create-superuser", "--email", "root@example.com", "--username", "root", "--password", "Sup3r-secret"
+        )
         assert created.returncode == 0, created.stderr
         login = httpx.post(f"{base}/api/v1/auth/login", json={"email": "root@example.com", "password": "Sup3r-secret"})
         assert login.status_code == 200, login.text
@@ -72,7 +74,9 @@ def test_migrate_then_serve_then_create_superuser(env: dict[str, str], data_dir:
         assert tenants.status_code == 200, tenants.text
         assert tenants.json()["total"] == 1
 
-        again = _run(env, "create-superuser", "--email", "root@example.com", "--username", "root2", "--password", "Sup3r-secret")
+        again = _run(
+            env, "create-superuser", "--email", "root@example.com", "--username", "root2", "--password", "Sup3r-secret"
+        )
         assert again.returncode == 1
         assert "already exists" in again.stderr
     finally:

@@ -24,7 +24,7 @@ from vocalis.kit.ratelimit import RateLimiter
 from vocalis.kit.storage import LocalStorage
 from vocalis.knowledge.endpoints import router as knowledge_router
 from vocalis.knowledge.tasks import WorkerDependencies
-from vocalis.knowledge.tasks import blueprint as knowledge_jobs
+from vocalis.knowledge.tasks import register as register_knowledge_jobs
 from vocalis.tenants.endpoints import router as tenants_router
 from vocalis.users.endpoints import router as users_router
 
@@ -35,8 +35,8 @@ async def _cancel(task: asyncio.Task[None]) -> None:
         await task
 
 
-# Every domain's job blueprint.
-BLUEPRINTS = (knowledge_jobs,)
+# Every domain's job registrar.
+JOB_REGISTRARS = (register_knowledge_jobs,)
 
 
 @asynccontextmanager
@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                 stack.push_async_callback(owned.dispose)
                 await check_ready(owned.engine)
                 app.state.database = owned
-                app.state.jobs = Jobs.for_database(url, BLUEPRINTS)
+                app.state.jobs = Jobs.for_database(url, JOB_REGISTRARS)
                 if settings.auth_cache_seconds > 0:
                     listener = asyncio.create_task(auth_cache.listen(libpq_url(url)))
                     stack.push_async_callback(_cancel, listener)
@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.storage = LocalStorage(settings.data_dir / "files")
     if database is not None:
         app.state.database = database
-        app.state.jobs = jobs or Jobs(InMemoryConnector(), BLUEPRINTS)
+        app.state.jobs = jobs or Jobs(InMemoryConnector(), JOB_REGISTRARS)
 
     api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
     for router in (auth_router, users_router, tenants_router, knowledge_router):

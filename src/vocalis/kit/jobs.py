@@ -1,11 +1,11 @@
 """Background jobs on procrastinate: a PostgreSQL-native queue (retries, locks, periodic tasks, no broker).
 
-Domains declare tasks on their own `procrastinate.Blueprint`; `Jobs` gathers them into one app and defers by name.
+Each domain has a `register(app)` that declares its tasks; `Jobs` makes the app, registers them, and defers by name.
 """
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -14,24 +14,26 @@ from procrastinate.testing import InMemoryConnector
 
 from vocalis.kit.db import libpq_url
 
+Registrar = Callable[[procrastinate.App], None]
+
 
 class Jobs:
     def __init__(
         self,
         connector: procrastinate.PsycopgConnector | InMemoryConnector,
-        blueprints: Iterable[procrastinate.Blueprint],
+        registrars: Iterable[Registrar],
     ) -> None:
         self.app = procrastinate.App(connector=connector)
-        for blueprint in blueprints:
-            self.app.add_tasks_from(blueprint, namespace="vocalis")
+        for register in registrars:
+            register(self.app)
 
     @classmethod
-    def for_database(cls, sqlalchemy_url: str, blueprints: Iterable[procrastinate.Blueprint]) -> "Jobs":
+    def for_database(cls, sqlalchemy_url: str, registrars: Iterable[Registrar]) -> "Jobs":
         conninfo = libpq_url(sqlalchemy_url)
         connector = procrastinate.PsycopgConnector(
             conninfo=conninfo, min_size=1, max_size=5, kwargs={"application_name": "vocalis-jobs"}
         )
-        return cls(connector, blueprints)
+        return cls(connector, registrars)
 
     @asynccontextmanager
     async def worker(self, context: object, concurrency: int) -> AsyncIterator[None]:
@@ -52,4 +54,4 @@ class Jobs:
                 await task
 
     async def defer(self, task: str, **arguments: Any) -> None:
-        await self.app.configure_task(f"vocalis:{task}").defer_async(**arguments)
+        await self.app.configure_task(task).defer_async(**arguments)

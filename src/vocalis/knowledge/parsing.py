@@ -136,11 +136,11 @@ _MARKDOWN_RULES = [
     (re.compile(r"```.*?\n(.*?)```", re.S), r"\1"),  # fenced code: keep the code
     (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # images: keep alt text
     (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # links: keep the text
-    (re.compile(r"^\s{0,3}#{1,6}\s*", re.M), ""),  # heading marks
-    (re.compile(r"^\s{0,3}>\s?", re.M), ""),  # quotes
+    (re.compile(r"^[ \t]{0,3}#{1,6}[ \t]*", re.M), ""),  # heading marks
+    (re.compile(r"^[ \t]{0,3}>[ \t]?", re.M), ""),  # quotes
     (re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1"), r"\2"),  # emphasis and inline code
-    (re.compile(r"^\s*[-*+]\s+", re.M), ""),  # bullets
-    (re.compile(r"^\s*\|?\s*:?-{3,}.*$", re.M), ""),  # table rules
+    (re.compile(r"^[ \t]*[-*+][ \t]+", re.M), ""),  # bullets
+    (re.compile(r"^[ \t]*\|?[ \t]*:?-{3,}.*$", re.M), ""),  # table rules
 ]
 
 

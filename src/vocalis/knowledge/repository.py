@@ -140,7 +140,7 @@ class BaseTotals:
 async def base_totals(session: AsyncSession, tenant_id: uuid.UUID, base_id: uuid.UUID) -> BaseTotals:
     documents = tenant_select(Document, tenant_id).where(Document.knowledge_base_id == base_id).subquery()
     by_status: dict[str, int] = dict(
-        (await session.execute(select(documents.c.status, func.count()).group_by(documents.c.status))).tuples().all()
+        (await session.execute(select(documents.c.status, func.count()).group_by(documents.c.status))).all()
     )
     row = (
         await session.execute(
@@ -178,7 +178,7 @@ async def _hits(session: AsyncSession, ranked: Any, score_column: str) -> list[H
     )
     return [
         Hit(c.id, c.content, c.page, c.document_id, title, c.knowledge_base_id, base_name, float(score))
-        for c, title, base_name, score in (await session.execute(stmt)).tuples()
+        for c, title, base_name, score in (await session.execute(stmt)).all()
     ]
 
 

@@ -11,8 +11,6 @@ from vocalis.kit.db import Database
 from vocalis.kit.storage import Storage
 from vocalis.knowledge import ingestion
 
-blueprint = procrastinate.Blueprint()
-
 
 @dataclass(frozen=True)
 class WorkerDependencies:
@@ -28,20 +26,20 @@ def _dependencies(context: JobContext) -> WorkerDependencies:
     return dependencies
 
 
-@blueprint.task(
-    name="ingest_document",
-    queue="ingestion",
-    pass_context=True,
-    retry=procrastinate.RetryStrategy(max_attempts=3, wait=5, retry_exceptions={ingestion.RetryLater}),
-)
 async def ingest_document(context: JobContext, document_id: str) -> None:
     deps = _dependencies(context)
     await ingestion.ingest(deps.database, deps.storage, deps.settings, uuid.UUID(document_id))
 
 
-@blueprint.periodic(cron="* * * * *")
-@blueprint.task(name="requeue_stuck_documents", queue="ingestion", pass_context=True)
 async def requeue_stuck_documents(context: JobContext, timestamp: int) -> None:
     deps = _dependencies(context)
     for document_id in await ingestion.requeue_stuck(deps.database, deps.settings):
-        await context.app.configure_task("vocalis:ingest_document").defer_async(document_id=str(document_id))
+        await context.app.configure_task("ingest_document").defer_async(document_id=str(document_id))
+
+
+def register(app: procrastinate.App) -> None:
+    """Declare the knowledge jobs on a job app (one app per process, or per test)."""
+    retry = procrastinate.RetryStrategy(max_attempts=3, wait=5, retry_exceptions={ingestion.RetryLater})
+    app.task(name="ingest_document", queue="ingestion", pass_context=True, retry=retry)(ingest_document)
+    sweep = app.task(name="requeue_stuck_documents", queue="ingestion", pass_context=True)(requeue_stuck_documents)
+    app.periodic(cron="* * * * *")(sweep)
