@@ -6,6 +6,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -87,6 +88,81 @@ def test_migrate_then_serve_then_create_superuser(env: dict[str, str], data_dir:
     assert key_file.exists()
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert (data_dir / "logs" / "vocalis.log").exists()
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.2)
+
+
+def _ingest_and_search(base: str, headers: dict[str, str]) -> str:
+    """Upload a file to the running server and wait for the worker (real procrastinate on PostgreSQL) to index it."""
+    kb = httpx.post(f"{base}/api/v1/knowledge/bases", json={"name": "FAQ"}, headers=headers)
+    assert kb.status_code == 201, kb.text
+    upload = httpx.post(
+        f"{base}/api/v1/knowledge/bases/{kb.json()['id']}/documents/upload",
+        files=[("files", ("faq.txt", b"We open at nine on Saturdays. Parking is free.", "text/plain"))],
+        headers=headers,
+    )
+    assert upload.status_code == 202, upload.text
+    document_id: str = upload.json()["documents"][0]["id"]
+
+    def ready() -> bool:
+        status = httpx.get(f"{base}/api/v1/knowledge/documents/{document_id}", headers=headers).json()["status"]
+        assert status != "failed"
+        return bool(status == "ready")
+
+    _wait_for(ready)
+    hits = httpx.post(f"{base}/api/v1/knowledge/search", json={"query": "saturday opening"}, headers=headers).json()
+    assert "nine" in hits["results"][0]["content"]
+    return document_id
+
+
+def _start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([*VOCALIS, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_a_separate_worker_ingests_for_a_server_without_one(env: dict[str, str], tmp_path: Path) -> None:
+    environment = {**env, "VOCALIS_DATA_DIR": str(tmp_path / "data")}
+    assert _run(environment, "migrate").returncode == 0
+    port = _free_port()
+    server = _start(environment, "serve", "--no-worker", "--port", str(port))
+    worker: subprocess.Popen[str] | None = None
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_for(lambda: _answers(f"{base}/health/ready"))
+        httpx.post(
+            f"{base}/api/v1/auth/register",
+            json={"email": "w@example.com", "username": "worker", "password": "Worker-pass-1"},
+        )
+        token = httpx.post(f"{base}/api/v1/auth/login", json={"email": "w@example.com", "password": "Worker-pass-1"})
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        kb = httpx.post(f"{base}/api/v1/knowledge/bases", json={"name": "Later"}, headers=headers).json()
+        upload = httpx.post(
+            f"{base}/api/v1/knowledge/bases/{kb['id']}/documents/upload",
+            files=[("files", ("a.txt", b"Waiting for a worker.", "text/plain"))],
+            headers=headers,
+        ).json()
+        document = f"{base}/api/v1/knowledge/documents/{upload['documents'][0]['id']}"
+        time.sleep(1)  # nothing may pick the job up: the server runs no worker
+        assert httpx.get(document, headers=headers).json()["status"] == "pending"
+
+        worker = _start(environment, "worker")
+        _wait_for(lambda: httpx.get(document, headers=headers).json()["status"] == "ready")
+    finally:
+        for process in (worker, server):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def test_create_superuser_rejects_a_weak_password(env: dict[str, str]) -> None:

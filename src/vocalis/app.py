@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.state.limiter = RateLimiter(settings.redis_url)
-    app.state.storage = LocalStorage(settings.data_dir / "files")
+    app.state.storage = LocalStorage(settings.files_dir)
     if database is not None:
         app.state.database = database
         app.state.jobs = jobs or Jobs(InMemoryConnector(), JOB_REGISTRARS)

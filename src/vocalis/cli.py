@@ -21,13 +21,37 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
 
     from vocalis.app import create_app
 
-    uvicorn.run(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        log_config=None,
-        proxy_headers=args.proxy_headers,
-    )
+    if args.no_worker:
+        settings = settings.model_copy(update={"run_worker": False})
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None, proxy_headers=args.proxy_headers)
+
+
+def _worker(settings: Settings, _: argparse.Namespace) -> None:
+    asyncio.run(_run_worker(settings))
+
+
+async def _run_worker(settings: Settings) -> None:
+    from vocalis.app import JOB_REGISTRARS
+    from vocalis.database import check_ready
+    from vocalis.kit.db import Database
+    from vocalis.kit.jobs import Jobs
+    from vocalis.kit.storage import LocalStorage
+    from vocalis.knowledge.tasks import WorkerDependencies
+
+    with database_url(settings) as url:
+        database = Database.connect(url)
+        try:
+            await check_ready(database.engine)
+            jobs = Jobs.for_database(url, JOB_REGISTRARS)
+            dependencies = WorkerDependencies(database, LocalStorage(settings.files_dir), settings)
+            logger.info("Vocalis worker started")
+            async with jobs.app.open_async():
+                # Stops gracefully on SIGINT/SIGTERM, letting running jobs finish.
+                await jobs.app.run_worker_async(
+                    concurrency=settings.worker_concurrency, additional_context={"vocalis": dependencies}
+                )
+        finally:
+            await database.dispose()
 
 
 def _migrate(settings: Settings, _: argparse.Namespace) -> None:
@@ -75,7 +99,10 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--proxy-headers", action="store_true", help="Trust X-Forwarded-* from a reverse proxy")
+    serve.add_argument("--no-worker", action="store_true", help="Run no job worker here (run `vocalis worker`)")
     serve.set_defaults(handler=_serve)
+
+    commands.add_parser("worker", help="Run a job worker (document ingestion...)").set_defaults(handler=_worker)
 
     commands.add_parser("migrate", help="Create or upgrade the database schema").set_defaults(handler=_migrate)
 

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     run_worker: bool = True
     worker_concurrency: int = Field(default=2, gt=0)
 
+    @property
+    def files_dir(self) -> Path:
+        """Where uploaded files are kept (one folder shared by the API and the workers of this data dir)."""
+        return self.data_dir / "files"
+
     @cached_property
     def signing_key(self) -> str:
         """The JWT signing key: the configured one, else one generated once into the data dir."""
