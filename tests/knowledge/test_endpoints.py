@@ -289,3 +289,11 @@ async def test_foreign_and_unknown_ids_are_404(client: AsyncClient) -> None:
     base = await _base(client, owner)
     for path in (f"{API}/bases/{base['id']}", f"{API}/bases/{uuid.uuid4()}", f"{API}/documents/{uuid.uuid4()}"):
         assert (await client.get(path, headers=other.headers)).status_code == 404
+
+
+async def test_default_chunking_fits_the_embedding_model(client: AsyncClient) -> None:
+    owner = await register(client)
+    base = await _base(client, owner)
+    assert (base["chunk_size"], base["chunk_overlap"]) == (256, 38)  # the offline model embeds 256 tokens
+    custom = await _base(client, owner, chunk_size=120)
+    assert (custom["chunk_size"], custom["chunk_overlap"]) == (120, 18)

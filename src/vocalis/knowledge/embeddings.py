@@ -26,6 +26,7 @@ LOCAL_BATCH = 16
 
 OPENAI_MODELS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
 OPENAI_BATCH = 256
+OPENAI_MAX_TOKENS = 8191
 
 
 class EmbeddingError(Exception):

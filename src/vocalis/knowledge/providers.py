@@ -4,8 +4,10 @@ from vocalis.config import Settings
 from vocalis.kit.errors import InvalidInput
 from vocalis.knowledge.embeddings import (
     LOCAL_DIMENSION,
+    LOCAL_MAX_TOKENS,
     LOCAL_MODEL,
     LOCAL_PROVIDER,
+    OPENAI_MAX_TOKENS,
     OPENAI_MODELS,
     OPENAI_PROVIDER,
     Embedder,
@@ -39,6 +41,11 @@ def resolve(provider: str, model: str | None, settings: Settings) -> tuple[str, 
             )
         return OPENAI_PROVIDER, chosen, OPENAI_MODELS[chosen]
     raise InvalidInput(f"Unknown embedding provider '{provider}'", details={"field": "embedding.provider"})
+
+
+def window(provider: str) -> int:
+    """How many tokens of a text the provider's models embed."""
+    return LOCAL_MAX_TOKENS if provider == LOCAL_PROVIDER else OPENAI_MAX_TOKENS
 
 
 def embedder_for(base: KnowledgeBase, settings: Settings) -> Embedder:

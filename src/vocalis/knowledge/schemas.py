@@ -22,12 +22,19 @@ class KnowledgeBaseCreate(BaseModel):
     name: Name
     description: str | None = Field(default=None, max_length=2000)
     embedding: EmbeddingChoice = EmbeddingChoice()
-    chunk_size: int = Field(default=400, ge=50, le=2000, description="Tokens per chunk")
-    chunk_overlap: int = Field(default=60, ge=0, le=500, description="Tokens shared by neighbouring chunks")
+    chunk_size: int | None = Field(
+        default=None,
+        ge=50,
+        le=2000,
+        description="Tokens per chunk; by default 400, or the embedding model's window if smaller (256 offline)",
+    )
+    chunk_overlap: int | None = Field(
+        default=None, ge=0, le=500, description="Tokens shared by neighbouring chunks; by default 15% of the size"
+    )
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> "KnowledgeBaseCreate":
-        if self.chunk_overlap >= self.chunk_size:
+        if self.chunk_overlap is not None and self.chunk_size is not None and self.chunk_overlap >= self.chunk_size:
             raise ValueError("chunk_overlap must be smaller than chunk_size")
         return self
 

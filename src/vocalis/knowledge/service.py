@@ -22,7 +22,7 @@ from vocalis.kit.pagination import PageParams
 from vocalis.kit.storage import Storage
 from vocalis.knowledge import repository
 from vocalis.knowledge.parsing import ACCEPTED_EXTENSIONS, detect_format
-from vocalis.knowledge.providers import embedder_for, resolve
+from vocalis.knowledge.providers import embedder_for, resolve, window
 from vocalis.knowledge.repository import Hit
 from vocalis.knowledge.schemas import (
     KnowledgeBaseCreate,
@@ -33,6 +33,7 @@ from vocalis.knowledge.schemas import (
 from vocalis.models.knowledge import Chunk, Document, DocumentStatus, KnowledgeBase
 
 RRF_K = 60  # the reciprocal-rank-fusion constant of Cormack et al.
+DEFAULT_CHUNK_TOKENS = 400
 
 
 class UnsupportedFormat(AppError):
@@ -57,6 +58,11 @@ async def create_base(
     principal.require(Permission.KNOWLEDGE_WRITE)
     await billing.ensure_capacity(session, principal.tenant_id, Resource.KNOWLEDGE_BASES)
     provider, model, dimension = resolve(data.embedding.provider, data.embedding.model, settings)
+    # Chunks longer than the model's window would be embedded only in part, so the default never exceeds it.
+    size = data.chunk_size or min(DEFAULT_CHUNK_TOKENS, window(provider))
+    overlap = data.chunk_overlap if data.chunk_overlap is not None else round(size * 0.15)
+    if overlap >= size:
+        raise InvalidInput("chunk_overlap must be smaller than chunk_size", details={"field": "chunk_overlap"})
     base = KnowledgeBase(
         tenant_id=principal.tenant_id,
         name=data.name,
@@ -64,8 +70,8 @@ async def create_base(
         embedding_provider=provider,
         embedding_model=model,
         embedding_dimension=dimension,
-        chunk_size=data.chunk_size,
-        chunk_overlap=data.chunk_overlap,
+        chunk_size=size,
+        chunk_overlap=overlap,
     )
     session.add(base)
     await session.flush()
