@@ -192,12 +192,11 @@ async def add_files(
         if not file.data:
             raise InvalidInput(f"{file.filename} is empty", details={"filename": file.filename})
         formats.append(fmt)
-    results = [
-        await _add_document(session, principal, storage, base, file.filename, file.content_type, fmt, file.data)
+    added = [
+        await _add_document(session, principal, base, file.filename, file.content_type, fmt, file.data)
         for file, fmt in zip(files, formats, strict=True)
     ]
-    await _queue_new(session, jobs, results)
-    return results
+    return await _store_and_queue(session, storage, jobs, added)
 
 
 async def add_text(
@@ -212,26 +211,33 @@ async def add_text(
     """Add a document from raw text (for scripts); ingested like an uploaded .txt file."""
     principal.require(Permission.KNOWLEDGE_WRITE)
     base = await _base(session, principal.tenant_id, base_id)
-    result = await _add_document(session, principal, storage, base, None, "text/plain", "txt", text.encode(), title)
-    await _queue_new(session, jobs, [result])
+    added = await _add_document(session, principal, base, None, "text/plain", "txt", text.encode(), title)
+    [result] = await _store_and_queue(session, storage, jobs, [added])
     return result
+
+
+@dataclass(frozen=True)
+class _Added:
+    document: Document
+    duplicate: bool
+    data: bytes
 
 
 async def _add_document(
     session: AsyncSession,
     principal: Principal,
-    storage: Storage,
     base: KnowledgeBase,
     filename: str | None,
     content_type: str | None,
     fmt: str,
     data: bytes,
     title: str | None = None,
-) -> tuple[Document, bool]:
+) -> _Added:
+    """Add the document row after the duplicate and quota checks; its file is written by `_store_and_queue`."""
     content_hash = hashlib.sha256(data).hexdigest()
     existing = await repository.document_by_hash(session, principal.tenant_id, base.id, content_hash)
     if existing is not None:
-        return existing, True
+        return _Added(existing, True, data)
     await billing.ensure_capacity(session, principal.tenant_id, Resource.DOCUMENTS)
     await billing.ensure_capacity(session, principal.tenant_id, Resource.STORAGE_BYTES, adding=len(data))
     document_id = uuid.uuid4()
@@ -252,10 +258,9 @@ async def _add_document(
         attempts=0,
         timings={},
     )
-    await storage.put(document.storage_key, data)
     session.add(document)
     await session.flush()
-    return document, False
+    return _Added(document, False, data)
 
 
 def _display_name(filename: str | None) -> str | None:
@@ -267,14 +272,26 @@ def _display_name(filename: str | None) -> str | None:
     return name[:255] or None
 
 
-async def _queue_new(session: AsyncSession, jobs: Jobs, results: Sequence[tuple[Document, bool]]) -> None:
-    new = [document.id for document, duplicate in results if not duplicate]
-    if not new:
-        return
-    await session.commit()  # the worker must find the documents when it picks the jobs up
-    for document_id in new:
+async def _store_and_queue(
+    session: AsyncSession, storage: Storage, jobs: Jobs, added: Sequence[_Added]
+) -> list[tuple[Document, bool]]:
+    """Write the new documents' files, commit, then queue their ingestion. Files are written only once every
+    document passed its checks, and removed again if the commit fails, so a refused upload leaves nothing behind."""
+    new = [item for item in added if not item.duplicate]
+    written: list[str] = []
+    try:
+        for item in new:
+            await storage.put(item.document.storage_key, item.data)
+            written.append(item.document.storage_key)
+        await session.commit()  # the worker must find the documents when it picks the jobs up
+    except BaseException:
+        for key in written:
+            await storage.delete(key)
+        raise
+    for item in new:
         # If this fails the documents stay pending, and the periodic sweep queues them again.
-        await jobs.defer("ingest_document", document_id=str(document_id))
+        await jobs.defer("ingest_document", document_id=str(item.document.id))
+    return [(item.document, item.duplicate) for item in added]
 
 
 async def get_document(session: AsyncSession, principal: Principal, document_id: uuid.UUID) -> Document:
