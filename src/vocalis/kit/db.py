@@ -80,7 +80,9 @@ class Database:
         async with self.sessionmaker() as session:
             try:
                 yield session
-                await session.commit()
+                # A request answered from memory never touched the database: nothing to commit.
+                if session.in_transaction() or session.new or session.dirty or session.deleted:
+                    await session.commit()
             except BaseException:
                 await session.rollback()
                 raise
