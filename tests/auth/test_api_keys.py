@@ -4,12 +4,12 @@ cutting off users' tokens, logins and the API key until reactivation."""
 import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from httpx import AsyncClient, Response
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.assertions import assert_error
 from tests.factories import PASSWORD, Account, add_user, api_key, register, super_admin
 from vocalis.auth.service import API_KEY_TOUCH_INTERVAL
 from vocalis.models import ApiKey, AuditEvent, Role
@@ -24,13 +24,6 @@ def key_header(key: str) -> dict[str, str]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def assert_error(response: Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    error: dict[str, Any] = response.json()["error"]
-    assert error["code"] == code
-    return error
 
 
 # --- issuing ------------------------------------------------------------------------------------------------------

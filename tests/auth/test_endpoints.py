@@ -10,6 +10,7 @@ from httpx import AsyncClient, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.assertions import assert_error
 from tests.conftest import unique
 from tests.factories import PASSWORD, Account, add_user, login, register
 from vocalis.auth import passwords
@@ -17,20 +18,6 @@ from vocalis.config import Settings
 from vocalis.models import AuthSession, Role, Tenant, User
 
 AUTH = "/api/v1/auth"
-
-
-def assert_error(response: Response, status: int, code: str) -> dict[str, Any]:
-    """The response is an error in the house format with this status and code; returns the error body."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}
-    error: dict[str, Any] = body["error"]
-    assert set(error) == {"code", "message", "details"}
-    assert error["code"] == code
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    assert isinstance(error["details"], dict)
-    return error
 
 
 def field_errors(error: dict[str, Any]) -> list[list[str]]:

@@ -7,6 +7,7 @@ from typing import Any
 from httpx import AsyncClient, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.assertions import assert_error
 from tests.conftest import unique
 from tests.factories import PASSWORD, Account, add_user, api_key, login, register, super_admin
 from vocalis.billing.service import Resource
@@ -18,19 +19,6 @@ ME = "/api/v1/auth/me"
 
 def tenant_url(tenant_id: uuid.UUID | str, action: str = "") -> str:
     return f"/api/v1/tenants/{tenant_id}" + (f"/{action}" if action else "")
-
-
-def assert_error(response: Response, status: int, code: str) -> dict[str, Any]:
-    """The response is an error in the API's one format, with this status and code."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}, body
-    error: dict[str, Any] = body["error"]
-    assert set(error) == {"code", "message", "details"}, error
-    assert error["code"] == code, error
-    assert isinstance(error["message"], str) and error["message"]
-    assert isinstance(error["details"], dict)
-    return error
 
 
 def owner_payload(**overrides: Any) -> dict[str, Any]:

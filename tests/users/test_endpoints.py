@@ -8,6 +8,7 @@ from httpx import AsyncClient, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.assertions import assert_error
 from tests.conftest import unique
 from tests.factories import PASSWORD, Account, add_user, register, super_admin
 from vocalis.auth.permissions import ROLE_PERMISSIONS
@@ -18,19 +19,6 @@ USERS = "/api/v1/users/"
 
 def user_url(user_id: uuid.UUID | str) -> str:
     return f"/api/v1/users/{user_id}"
-
-
-def assert_error(response: Response, status: int, code: str) -> dict[str, Any]:
-    """The response is an error in the API's one format, with this status and code."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}, body
-    error: dict[str, Any] = body["error"]
-    assert set(error) == {"code", "message", "details"}, error
-    assert error["code"] == code, error
-    assert isinstance(error["message"], str) and error["message"]
-    assert isinstance(error["details"], dict)
-    return error
 
 
 async def login_status(client: AsyncClient, email: str, password: str = PASSWORD) -> Response:
