@@ -1,5 +1,6 @@
 """Settings, read from `VOCALIS_*` environment variables and an optional `.env` file."""
 
+import os
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -63,8 +64,13 @@ class Settings(BaseSettings):
         if self.secret_key:
             return self.secret_key
         key_file = self.data_dir / "secret_key"
-        if not key_file.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            key_file.write_text(secrets.token_urlsafe(48))
-            key_file.chmod(0o600)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            # O_EXCL: when two processes start together, exactly one writes the key and both read the same one.
+            descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(descriptor, "w") as file:
+                file.write(secrets.token_urlsafe(48))
         return key_file.read_text().strip()

@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from anyio import to_thread
 from loguru import logger
 
 from vocalis.config import Settings
@@ -49,7 +50,8 @@ async def ingest(database: Database, storage: Storage, settings: Settings, docum
         timings["parse_ms"] = _since(started)
 
         started = time.perf_counter()
-        chunks = chunk_sections(sections, claim.base.chunk_size, claim.base.chunk_overlap)
+        # Tokenising a long document is CPU work: off the event loop.
+        chunks = await to_thread.run_sync(chunk_sections, sections, claim.base.chunk_size, claim.base.chunk_overlap)
         timings["chunk_ms"] = _since(started)
         if not chunks:
             raise ParseError("No text was found in this file")
