@@ -5,19 +5,11 @@ The run is tiny (a few documents, knowledge bases of hundreds of chunks), so the
 works, not how fast or how good search is.
 """
 
-import os
 import re
-import shutil
-import subprocess
-import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
-import pytest
+from tests.benchmarks.conftest import assert_cleaned_up, run_benchmark
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 TINY_RUN = [
     "--documents",
     "3",
@@ -35,28 +27,8 @@ TINY_RUN = [
 NUMBER = r"(\d+(?:\.\d+)?)"
 
 
-@pytest.fixture
-def scratch() -> Iterator[Path]:
-    """A short temporary directory: PostgreSQL's socket path (inside the data dir) must stay under ~100 characters."""
-    path = Path(tempfile.mkdtemp(prefix="vb-"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
 def test_benchmark_runs_and_reports_figures(scratch: Path) -> None:
-    env = {name: value for name, value in os.environ.items() if not name.startswith("VOCALIS_")}
-    env["TMPDIR"] = str(scratch)  # the benchmark makes its work dir here, so its removal can be checked
-    completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks.knowledge", *TINY_RUN],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=85,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stdout + completed.stderr
-    output = completed.stdout
+    output = run_benchmark("knowledge", TINY_RUN, scratch, timeout=85)
 
     # 1. Ingestion: every row has its throughput and stage shares.
     for label in ("1 at a time, PDF", "1 at a time, text", "1 at a time, all", "2 at a time, all"):
@@ -119,10 +91,4 @@ def test_benchmark_runs_and_reports_figures(scratch: Path) -> None:
     assert re.search(r"^Vocalis knowledge benchmark on \d+ CPUs", output, re.M)
 
     # Nothing left behind: the temporary work dir is gone and its PostgreSQL stopped.
-    assert list(scratch.glob("vocalis-bench-*")) == []
-    leftovers = [
-        process.pid
-        for process in psutil.process_iter(["name", "cmdline"])
-        if process.info["name"] == "postgres" and str(scratch) in " ".join(process.info["cmdline"] or [])
-    ]
-    assert leftovers == []
+    assert_cleaned_up(scratch)
