@@ -85,6 +85,8 @@ def settings(data_dir: Path) -> Settings:
         register_limit_per_account=UNLIMITED,
         # Ingestion is not part of the API's contract; documents stay queued.
         run_worker=False,
+        # Fuzzed base URLs may point anywhere; a key test waits for no one long.
+        provider_test_timeout_seconds=2.0,
     )
 
 
@@ -165,6 +167,12 @@ SEEDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("/api/v1/users/", lambda: {"email": f"{unique('m')}@example.com", "username": unique(), "password": PASSWORD}),
     ("/api/v1/knowledge/bases", lambda: {"name": "Seeded base"}),
     ("/api/v1/knowledge/bases/{base_id}/documents", lambda: {"title": "Seeded", "text": "Vocalis answers calls."}),
+    # Key tests against this URL are refused at once (nothing listens on port 9).
+    (
+        "/api/v1/credentials",
+        lambda: {"provider": "openai", "api_key": "sk-seeded-key", "base_url": "http://127.0.0.1:9/v1"},
+    ),
+    ("/api/v1/agents", lambda: {"name": "Seeded agent"}),
 ]
 
 

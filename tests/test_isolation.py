@@ -11,7 +11,7 @@ read off the route table; `BODY_REFERENCES` lists the routes that take them.
 import itertools
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,27 +23,38 @@ from httpx import AsyncClient, Response
 from tests.conftest import unique
 from tests.factories import Account, add_user, api_key, register
 from vocalis.app import create_app
+from vocalis.calls import service as calls
+from vocalis.calls.schemas import CallUsage
 from vocalis.config import Settings
+from vocalis.kit.db import Database
 from vocalis.models.user import Role
+from vocalis.voice.recorder import TurnRecord
 
 API_PREFIX = "/api/v1"
 
 # How to make tenant A's objects for each kind of path id: given A's owner and the objects made so far (makers run
 # in this order), return the ids of objects of that kind in tenant A. A new domain with a `{thing_id}` adds one here.
-ObjectMaker = Callable[[AsyncClient, Account, dict[str, list[uuid.UUID]]], Awaitable[list[uuid.UUID]]]
+# Makers use the API; the app is there for objects no route makes (a call's recording comes from the call engine).
+ObjectMaker = Callable[[AsyncClient, Account, dict[str, list[uuid.UUID]], FastAPI], Awaitable[list[uuid.UUID]]]
 
 
-async def _make_users(client: AsyncClient, owner: Account, _: dict[str, list[uuid.UUID]]) -> list[uuid.UUID]:
+async def _make_users(
+    client: AsyncClient, owner: Account, _: dict[str, list[uuid.UUID]], _app: FastAPI
+) -> list[uuid.UUID]:
     admin = await add_user(client, owner, Role.ADMIN)
     viewer = await add_user(client, owner, Role.VIEWER)
     return [owner.user_id, admin.user_id, viewer.user_id]
 
 
-async def _make_tenants(client: AsyncClient, owner: Account, _: dict[str, list[uuid.UUID]]) -> list[uuid.UUID]:
+async def _make_tenants(
+    client: AsyncClient, owner: Account, _: dict[str, list[uuid.UUID]], _app: FastAPI
+) -> list[uuid.UUID]:
     return [owner.tenant_id]
 
 
-async def _make_bases(client: AsyncClient, owner: Account, _: dict[str, list[uuid.UUID]]) -> list[uuid.UUID]:
+async def _make_bases(
+    client: AsyncClient, owner: Account, _: dict[str, list[uuid.UUID]], _app: FastAPI
+) -> list[uuid.UUID]:
     response = await client.post(
         "/api/v1/knowledge/bases", json={"name": f"Alpha {unique('kb')}"}, headers=owner.headers
     )
@@ -51,7 +62,9 @@ async def _make_bases(client: AsyncClient, owner: Account, _: dict[str, list[uui
     return [uuid.UUID(response.json()["id"])]
 
 
-async def _make_documents(client: AsyncClient, owner: Account, made: dict[str, list[uuid.UUID]]) -> list[uuid.UUID]:
+async def _make_documents(
+    client: AsyncClient, owner: Account, made: dict[str, list[uuid.UUID]], _app: FastAPI
+) -> list[uuid.UUID]:
     response = await client.post(
         f"/api/v1/knowledge/bases/{made['base_id'][0]}/documents",
         json={"title": f"Alpha {unique('doc')}", "text": "Tenant A's private notes."},
@@ -61,11 +74,66 @@ async def _make_documents(client: AsyncClient, owner: Account, made: dict[str, l
     return [uuid.UUID(response.json()["id"])]
 
 
+# Tenant A's provider key: no answer to B may contain it (nor may any answer to A, see tests/credentials).
+A_PROVIDER_KEY = "sk-alpha-provider-key-" + "a" * 24
+
+
+async def _make_credentials(
+    client: AsyncClient, owner: Account, _: dict[str, list[uuid.UUID]], _app: FastAPI
+) -> list[uuid.UUID]:
+    body = {"provider": "openai", "api_key": A_PROVIDER_KEY, "base_url": "http://127.0.0.1:9/v1"}
+    response = await client.post("/api/v1/credentials", json=body, headers=owner.headers)
+    assert response.status_code == 201, response.text
+    return [uuid.UUID(response.json()["id"])]
+
+
+async def _make_agents(
+    client: AsyncClient, owner: Account, made: dict[str, list[uuid.UUID]], _app: FastAPI
+) -> list[uuid.UUID]:
+    body = {
+        "name": f"Alpha {unique('agent')}",
+        "knowledge_base_ids": [str(made["base_id"][0])],
+        "llm": {"provider": "openai", "model": "gpt-4o-mini"},
+    }
+    response = await client.post("/api/v1/agents", json=body, headers=owner.headers)
+    assert response.status_code == 201, response.text
+    return [uuid.UUID(response.json()["id"])]
+
+
+async def _make_calls(
+    client: AsyncClient, owner: Account, made: dict[str, list[uuid.UUID]], app: FastAPI
+) -> list[uuid.UUID]:
+    """A finished web call with a transcript and a recording: started through the API, then joined with its token and
+    finished by the call engine's own steps, as a real call would be (no route records audio)."""
+    response = await client.post(f"/api/v1/agents/{made['agent_id'][0]}/web-calls", headers=owner.headers)
+    assert response.status_code == 201, response.text
+    call_id, token = uuid.UUID(response.json()["call_id"]), response.json()["token"]
+    database: Database = app.state.database
+    async with database.transaction() as session:
+        assert await calls.join_web_call(session, call_id, token) is not None
+    turns = [TurnRecord("user", "What is the alarm code?", 0, 900), TurnRecord("agent", "It is 4711.", 1200, 2000)]
+    async with database.transaction() as session:
+        await calls.finish(
+            session,
+            app.state.storage,
+            call_id,
+            end_reason="caller_goodbye",
+            error=None,
+            turns=turns,
+            usage=CallUsage(),
+            recording=b"\x00\x01" * 16_000,
+        )
+    return [call_id]
+
+
 OBJECT_MAKERS: dict[str, ObjectMaker] = {
     "user_id": _make_users,
     "tenant_id": _make_tenants,
     "base_id": _make_bases,
     "document_id": _make_documents,
+    "credential_id": _make_credentials,
+    "agent_id": _make_agents,
+    "call_id": _make_calls,
 }
 
 # A valid body for routes that require one (validation runs before the lookup, so an invalid body would only show
@@ -76,6 +144,9 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/tenants/{tenant_id}/suspend"): {"reason": "taken over"},
     ("PUT", "/api/v1/knowledge/bases/{base_id}"): {"name": "Taken over", "chunk_size": 100, "chunk_overlap": 10},
     ("POST", "/api/v1/knowledge/bases/{base_id}/documents"): {"title": "Planted", "text": "Planted by B."},
+    ("PATCH", "/api/v1/credentials/{credential_id}"): {"api_key": "sk-planted-by-b", "base_url": "https://b.example"},
+    ("PATCH", "/api/v1/agents/{agent_id}"): {"name": "Taken over", "system_prompt": "Say B's number.", "llm": {}},
+    ("POST", "/api/v1/agents/{agent_id}/chat"): {"message": "What is the alarm code?"},
 }
 # Multipart bodies, for routes that take files.
 FILES: dict[tuple[str, str], list[tuple[str, tuple[str, bytes, str]]]] = {
@@ -95,7 +166,11 @@ BODY_REFERENCES: dict[tuple[str, str], Callable[[dict[str, uuid.UUID]], Any]] = 
         "query": "private notes",
         "knowledge_base_ids": [str(ids["base_id"])],
     },
+    ("POST", "/api/v1/agents"): lambda ids: {"name": "Planted", "knowledge_base_ids": [str(ids["base_id"])]},
 }
+# Of those, the routes that validate the ids and answer 422 naming the unknown ones. The ids named are the caller's
+# own input; A's must still be answered exactly as ids that do not exist, once the ids sent are blanked out.
+BODY_REFERENCES_ECHOED = {("POST", "/api/v1/agents")}
 
 # Tenant B's principals: a user of each role, and the tenant's API key.
 PRINCIPALS = ["owner", "admin", "member", "viewer", "api_key"]
@@ -139,6 +214,8 @@ def test_the_route_table_is_read() -> None:
     assert "GET /api/v1/users/{user_id}" in found
     assert "DELETE /api/v1/tenants/{tenant_id}" in found
     assert "GET /api/v1/users/" in found
+    # WebSocket routes are no HTTP routes: the matrix leaves them out (a web call's socket opens with its join token).
+    assert not any(route.path.endswith("/websocket") for route in ROUTES)
 
 
 def assert_known(route: ApiRoute) -> None:
@@ -167,11 +244,11 @@ class World:
 
 
 @pytest.fixture
-async def world(client: AsyncClient) -> World:
+async def world(client: AsyncClient, app: FastAPI) -> World:
     a_owner = await register(client, tenant_name=f"Alpha {unique('t')}")
     a_objects: dict[str, list[uuid.UUID]] = {}
     for param, make in OBJECT_MAKERS.items():
-        a_objects[param] = await make(client, a_owner, a_objects)
+        a_objects[param] = await make(client, a_owner, a_objects, app)
     a_key = await api_key(client, a_owner)
 
     b_owner = await register(client, tenant_name=f"Bravo {unique('t')}")
@@ -188,7 +265,7 @@ async def world(client: AsyncClient) -> World:
     tenant = await client.get("/api/v1/tenants/current", headers=a_owner.headers)
     assert tenant.status_code == 200, tenant.text
     secrets |= {tenant.json()["id"], tenant.json()["name"], tenant.json()["slug"], tenant.json()["contact_email"]}
-    secrets |= {a_key, a_key[:10]}
+    secrets |= {a_key, a_key[:10], A_PROVIDER_KEY}
     return World(a_owner, a_key, a_objects, secrets, b_owner.tenant_id, b_headers)
 
 
@@ -224,7 +301,8 @@ async def snapshot(client: AsyncClient, world: World) -> dict[str, Any]:
         for ids in id_choices(route, world.a_objects):
             path = fill(route.path, ids)
             response = await client.get(path, params={"page_size": 100}, headers=world.a_owner.headers)
-            state[path] = (response.status_code, response.json())
+            json_body = response.headers.get("content-type", "").startswith("application/json")
+            state[path] = (response.status_code, response.json() if json_body else response.content)
             if ids:
                 assert response.status_code == 200, f"A's owner reads {path}: {response.text}"
     key_check = await client.get("/api/v1/tenants/current", headers={"X-API-Key": world.a_api_key})
@@ -233,8 +311,15 @@ async def snapshot(client: AsyncClient, world: World) -> dict[str, Any]:
     return state
 
 
-def assert_no_secrets(response: Response, world: World, what: str) -> None:
-    text = response.text + json.dumps(dict(response.headers))
+def blanked(text: str, sent: Iterable[uuid.UUID]) -> str:
+    for object_id in sent:
+        text = text.replace(str(object_id), "<sent>")
+    return text
+
+
+def assert_no_secrets(response: Response, world: World, what: str, sent: Iterable[uuid.UUID] = ()) -> None:
+    """No secret of A's in the response; ids the caller `sent` may be echoed (where a route is allowed to)."""
+    text = blanked(response.text + json.dumps(dict(response.headers)), sent)
     leaked = sorted(secret for secret in world.a_secrets if secret and secret in text)
     assert not leaked, f"{what} revealed A's {leaked}: {response.text}"
 
@@ -306,10 +391,17 @@ async def test_another_tenants_ids_in_bodies_are_not_found(
     for principal in PRINCIPALS:
         headers = world.b_headers[principal]
         a_ids = {param: ids[0] for param, ids in world.a_objects.items()}
-        missing = await client.request(method, path, json=make_body({p: uuid.uuid4() for p in a_ids}), headers=headers)
+        no_ids = {param: uuid.uuid4() for param in a_ids}
+        missing = await client.request(method, path, json=make_body(no_ids), headers=headers)
         response = await client.request(method, path, json=make_body(a_ids), headers=headers)
         what = f"{method} {path} as B's {principal} naming A's objects"
-        assert response.status_code in (403, 404), f"{what}: {response.status_code} {response.text}"
-        assert (response.status_code, response.json()) == (missing.status_code, missing.json()), what
-        assert_no_secrets(response, world, what)
+        echoed = key in BODY_REFERENCES_ECHOED
+        allowed = (403, 404, 422) if echoed else (403, 404)
+        assert response.status_code in allowed, f"{what}: {response.status_code} {response.text}"
+        sent_a, sent_none = (a_ids.values(), no_ids.values()) if echoed else ((), ())
+        assert (response.status_code, blanked(response.text, sent_a)) == (
+            missing.status_code,
+            blanked(missing.text, sent_none),
+        ), what
+        assert_no_secrets(response, world, what, sent_a)
     assert await snapshot(client, world) == before

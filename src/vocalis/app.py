@@ -11,9 +11,13 @@ from loguru import logger
 from procrastinate.testing import InMemoryConnector
 
 from vocalis import __version__
+from vocalis.agents.endpoints import router as agents_router
 from vocalis.auth import cache as auth_cache
 from vocalis.auth.endpoints import router as auth_router
+from vocalis.calls.endpoints import router as calls_router
+from vocalis.calls.tasks import register as register_call_jobs
 from vocalis.config import Settings
+from vocalis.credentials.endpoints import router as credentials_router
 from vocalis.database import check_ready, database_url
 from vocalis.health import router as health_router
 from vocalis.kit.db import Database, libpq_url
@@ -27,6 +31,8 @@ from vocalis.knowledge.tasks import WorkerDependencies
 from vocalis.knowledge.tasks import register as register_knowledge_jobs
 from vocalis.tenants.endpoints import router as tenants_router
 from vocalis.users.endpoints import router as users_router
+from vocalis.voice.providers.piper import stop_shared_piper_server
+from vocalis.voice.services import offline_services, preload
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
@@ -36,7 +42,7 @@ async def _cancel(task: asyncio.Task[None]) -> None:
 
 
 # Every domain's job registrar.
-JOB_REGISTRARS = (register_knowledge_jobs,)
+JOB_REGISTRARS = (register_knowledge_jobs, register_call_jobs)
 
 
 @asynccontextmanager
@@ -72,6 +78,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             if settings.run_worker:
                 dependencies = WorkerDependencies(app.state.database, app.state.storage, settings)
                 await stack.enter_async_context(app.state.jobs.worker(dependencies, settings.worker_concurrency))
+            # Piper runs as a child process for the whole app; the offline models load in the background.
+            stack.push_async_callback(stop_shared_piper_server)
+            if settings.preload_voice_models:
+                preloading = asyncio.create_task(preload(settings))
+                stack.push_async_callback(_cancel, preloading)
             logger.info("Vocalis {} ready ({})", __version__, settings.environment)
             yield
 
@@ -84,12 +95,21 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.limiter = RateLimiter(settings.redis_url)
     app.state.storage = LocalStorage(settings.files_dir)
+    app.state.call_services = offline_services
     if database is not None:
         app.state.database = database
         app.state.jobs = jobs or Jobs(InMemoryConnector(), JOB_REGISTRARS)
 
     api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
-    for router in (auth_router, users_router, tenants_router, knowledge_router):
+    for router in (
+        auth_router,
+        users_router,
+        tenants_router,
+        knowledge_router,
+        credentials_router,
+        agents_router,
+        calls_router,
+    ):
         api.include_router(router)
     app.include_router(api)
     app.include_router(health_router)

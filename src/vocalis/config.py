@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     # OpenAI-compatible embeddings (OpenAI, Ollama, vLLM...): used by knowledge bases that choose provider "openai".
     openai_api_key: str | None = None
     openai_base_url: str = "https://api.openai.com/v1"
+    # How long `POST /credentials/{id}/test` waits for the provider.
+    provider_test_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Load the offline speech models (Whisper, Piper) at start-up rather than at the first call.
+    preload_voice_models: bool = True
     # The job worker runs inside `vocalis serve` unless turned off (`serve --no-worker`; `vocalis worker` runs one).
     run_worker: bool = True
     worker_concurrency: int = Field(default=2, gt=0)

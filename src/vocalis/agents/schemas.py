@@ -32,6 +32,15 @@ class LanguageModel(_Settings):
     temperature: float = Field(default=0.7, ge=0, le=2)
     max_tokens: int = Field(default=250, ge=1, le=4096)
 
+    # Here rather than on the agent, so an update that replaces the `llm` group is checked the same way.
+    @model_validator(mode="after")
+    def _model_fits_provider(self) -> "LanguageModel":
+        if self.provider == "extractive":
+            self.model = "extractive"
+        elif self.model == "extractive":
+            raise ValueError("name the chat model for the openai provider (such as gpt-4o-mini, or llama3.2 on Ollama)")
+        return self
+
 
 class TextToSpeech(_Settings):
     provider: Literal["piper"] = Field(default="piper", description="`piper`: offline Piper voice, out of process")
@@ -77,12 +86,6 @@ class AgentCreate(_Settings):
         description="Caller phrases that end the call after the agent says goodbye",
     )
     recording_enabled: bool = False
-
-    @model_validator(mode="after")
-    def _extractive_model(self) -> "AgentCreate":
-        if self.llm.provider == "extractive":
-            self.llm.model = "extractive"
-        return self
 
 
 class AgentUpdate(_Settings):

@@ -18,6 +18,9 @@ class Permission(StrEnum):
     AGENTS_WRITE = "agents:write"
     CALLS_READ = "calls:read"
     CALLS_WRITE = "calls:write"
+    # Provider API keys: they spend the tenant's money with third parties, so only managers see or change them.
+    CREDENTIALS_READ = "credentials:read"
+    CREDENTIALS_WRITE = "credentials:write"
     # Platform-wide administration: super admins only.
     PLATFORM_ADMIN = "platform:admin"
 
@@ -31,7 +34,12 @@ _READ = {
     Permission.CALLS_READ,
 }
 _BUILD = _READ | {Permission.KNOWLEDGE_WRITE, Permission.AGENTS_WRITE, Permission.CALLS_WRITE}
-_MANAGE = _BUILD | {Permission.USERS_WRITE, Permission.TENANT_API_KEYS}
+_MANAGE = _BUILD | {
+    Permission.USERS_WRITE,
+    Permission.TENANT_API_KEYS,
+    Permission.CREDENTIALS_READ,
+    Permission.CREDENTIALS_WRITE,
+}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OWNER: frozenset(_MANAGE | {Permission.TENANT_WRITE}),
@@ -43,7 +51,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 # Higher acts on lower: nobody acts on a user of a higher role or grants a role above their own.
 ROLE_RANK: dict[Role, int] = {Role.OWNER: 40, Role.ADMIN: 30, Role.MEMBER: 20, Role.VIEWER: 10}
 
-# A tenant API key acts for its tenant with these scopes unless given fewer.
+# A tenant API key acts for its tenant with these scopes unless given fewer (never credentials: a leaked key must not
+# read or replace the tenant's provider keys).
 API_KEY_DEFAULT_SCOPES: frozenset[Permission] = frozenset(_BUILD)
 
 

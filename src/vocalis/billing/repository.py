@@ -6,7 +6,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vocalis.calls import repository as calls_repository
 from vocalis.kit.db import tenant_select
+from vocalis.models.agent import Agent
 from vocalis.models.billing import Plan, Subscription, UsageRecord
 from vocalis.models.knowledge import Document, KnowledgeBase
 from vocalis.models.user import User
@@ -31,6 +33,16 @@ async def count_users(session: AsyncSession, tenant_id: uuid.UUID) -> int:
 async def count_knowledge_bases(session: AsyncSession, tenant_id: uuid.UUID) -> int:
     stmt = tenant_select(KnowledgeBase, tenant_id)
     return int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+
+
+async def count_agents(session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    stmt = tenant_select(Agent, tenant_id)
+    return int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+
+
+async def count_live_calls(session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    """Calls holding one of the tenant's concurrent-call slots (the rule lives with the calls)."""
+    return await calls_repository.count_live(session, tenant_id)
 
 
 async def count_documents(session: AsyncSession, tenant_id: uuid.UUID) -> tuple[int, int]:

@@ -99,7 +99,10 @@ async def _used(session: AsyncSession, tenant_id: uuid.UUID, resource: Resource,
         return (await repository.count_documents(session, tenant_id))[0]
     if resource is Resource.STORAGE_BYTES:
         return (await repository.count_documents(session, tenant_id))[1]
-    # Agents and concurrent calls are counted here as their domains arrive.
+    if resource is Resource.AGENTS:
+        return await repository.count_agents(session, tenant_id)
+    if resource is Resource.CONCURRENT_CALLS:
+        return await repository.count_live_calls(session, tenant_id)
     return 0
 
 
@@ -135,6 +138,16 @@ async def ensure_capacity(session: AsyncSession, tenant_id: uuid.UUID, resource:
             f"Plan '{plan.code}' allows {limit} {resource.value.replace('_', ' ')}",
             details={"resource": resource.value, "limit": limit, "used": used, "plan": plan.code},
         )
+
+
+async def remaining_call_seconds(session: AsyncSession, tenant_id: uuid.UUID) -> int | None:
+    """Call seconds left in the tenant's billing period (None: the plan has no limit)."""
+    subscription, plan = await current_subscription(session, tenant_id)
+    limit = _limit(plan, Resource.CALL_MINUTES)
+    if limit is None:
+        return None
+    used = await repository.sum_usage(session, tenant_id, "call_seconds", subscription.current_period_start)
+    return limit * 60 - used
 
 
 async def change_plan(session: AsyncSession, tenant_id: uuid.UUID, plan_code: str) -> None:

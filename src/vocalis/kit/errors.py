@@ -75,6 +75,13 @@ class PayloadTooLarge(AppError):
     code = "payload_too_large"
 
 
+class ProviderError(AppError):
+    """An external provider (an agent's LLM, say) failed or could not be used; the message is safe to show."""
+
+    status_code = 502
+    code = "provider_error"
+
+
 class RateLimited(AppError):
     status_code = 429
     code = "rate_limited"

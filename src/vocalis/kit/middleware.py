@@ -37,6 +37,11 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status_code = message["status"]
                 MutableHeaders(scope=message).append("X-Request-ID", rid)
+            elif message["type"] == "websocket.accept":
+                status_code = 101
+            elif message["type"] == "websocket.close" and status_code == 500:
+                # Closed before accepting: the handshake was refused.
+                status_code = 403
             await send(message)
 
         try:

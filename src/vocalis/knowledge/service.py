@@ -89,6 +89,16 @@ async def get_base(session: AsyncSession, principal: Principal, base_id: uuid.UU
     return await _base(session, principal.tenant_id, base_id)
 
 
+async def unknown_base_ids(
+    session: AsyncSession, tenant_id: uuid.UUID, base_ids: Sequence[uuid.UUID]
+) -> list[uuid.UUID]:
+    """The ids among `base_ids` that are not knowledge bases of the tenant (another tenant's look like none)."""
+    if not base_ids:
+        return []
+    known = {base.id for base in await repository.bases(session, tenant_id, base_ids)}
+    return list(dict.fromkeys(base_id for base_id in base_ids if base_id not in known))
+
+
 async def _base(session: AsyncSession, tenant_id: uuid.UUID, base_id: uuid.UUID) -> KnowledgeBase:
     base = await repository.get_base(session, tenant_id, base_id)
     if base is None:

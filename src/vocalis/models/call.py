@@ -61,6 +61,10 @@ class Call(IdMixin, TimestampMixin, TenantOwned, Base):
     # Configuration the call ran with (agent settings at the start), so later edits don't rewrite history.
     agent_snapshot: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
 
+    @property
+    def has_recording(self) -> bool:
+        return self.recording_key is not None
+
     __table_args__ = (
         Index("ix_calls_tenant_created", "tenant_id", "created_at"),
         Index("ix_calls_tenant_status", "tenant_id", "status"),

@@ -1,0 +1,324 @@
+"""Call rules: admission within the plan's limits, the web-call join token, text chats, finishing a call's record."""
+
+import hashlib
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vocalis.agents import service as agents
+from vocalis.agents.schemas import AgentRead
+from vocalis.auth.permissions import Permission
+from vocalis.auth.principal import Principal
+from vocalis.billing import service as billing
+from vocalis.billing.service import Resource
+from vocalis.calls import repository
+from vocalis.calls.schemas import CallUsage, ChatReply, ChatRequest
+from vocalis.config import Settings
+from vocalis.kit.db import utcnow
+from vocalis.kit.errors import Conflict, NotFound, ProviderError, QuotaExceeded
+from vocalis.kit.pagination import PageParams
+from vocalis.kit.storage import Storage
+from vocalis.knowledge import service as knowledge
+from vocalis.models.billing import UsageRecord
+from vocalis.models.call import Call, CallDirection, CallKind, CallStatus, CallTurn
+from vocalis.voice.pipeline import build_prompt, think
+from vocalis.voice.recorder import TurnRecord
+from vocalis.voice.services import ProviderUnavailable, thinker_for
+from vocalis.voice.thinking import Message, ThinkerError
+
+JOIN_TOKEN_TTL = timedelta(seconds=60)
+PASSAGES_PER_TURN = 3
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def admit(session: AsyncSession, tenant_id: uuid.UUID, *, holds_slot: bool = True) -> int | None:
+    """Check a new call fits the plan (concurrent calls, call minutes); returns the seconds left this period.
+
+    For a call that takes a concurrent-call slot, the tenant's row stays locked until the caller's transaction commits
+    the new call, so replicas admitting calls at the same moment see each other's. A text chat holds no slot (see
+    repository.count_live): it needs no free one, and takes no lock that its reply, however slow, would hold."""
+    if holds_slot:
+        await repository.lock_tenant(session, tenant_id)
+        await billing.ensure_capacity(session, tenant_id, Resource.CONCURRENT_CALLS)
+    remaining = await billing.remaining_call_seconds(session, tenant_id)
+    if remaining is not None and remaining <= 0:
+        raise QuotaExceeded(
+            "The plan's call minutes for this billing period are used up",
+            details={"resource": Resource.CALL_MINUTES.value},
+        )
+    return remaining
+
+
+async def start_web_call(
+    session: AsyncSession, principal: Principal, agent_id: uuid.UUID
+) -> tuple[Call, str, datetime]:
+    """Create a queued web call and the single-use token that opens its WebSocket."""
+    principal.require(Permission.CALLS_WRITE)
+    agent = await agents.get(session, principal.tenant_id, agent_id)
+    await admit(session, principal.tenant_id)
+    token = secrets.token_urlsafe(32)
+    expires_at = utcnow() + JOIN_TOKEN_TTL
+    call = Call(
+        tenant_id=principal.tenant_id,
+        agent_id=agent.id,
+        kind=CallKind.WEB,
+        direction=CallDirection.INBOUND,
+        status=CallStatus.QUEUED,
+        join_token_hash=token_hash(token),
+        join_expires_at=expires_at,
+        agent_snapshot=AgentRead.model_validate(agent).model_dump(mode="json"),
+        usage={},
+    )
+    session.add(call)
+    await session.flush()
+    return call, token, expires_at
+
+
+async def join_web_call(session: AsyncSession, call_id: uuid.UUID, token: str) -> Call | None:
+    """The web call the token opens, now in progress; None for a wrong, used or expired token."""
+    return await repository.claim(session, call_id, token_hash(token))
+
+
+async def passages(
+    session: AsyncSession, settings: Settings, tenant_id: uuid.UUID, agent: AgentRead, query: str
+) -> list[str]:
+    """The agent's knowledge that best answers what the caller just said."""
+    if not agent.knowledge_base_ids:
+        return []
+    hits = await knowledge.retrieve(session, settings, tenant_id, agent.knowledge_base_ids, query, PASSAGES_PER_TURN)
+    return [hit.content for hit in hits]
+
+
+async def chat(
+    session: AsyncSession, settings: Settings, principal: Principal, agent_id: uuid.UUID, data: ChatRequest
+) -> ChatReply:
+    """One message of a text chat with an agent: the same thinking as a voice call, without audio."""
+    principal.require(Permission.CALLS_WRITE)
+    agent_row = await agents.get(session, principal.tenant_id, agent_id)
+    if data.session_id is None:
+        await admit(session, principal.tenant_id, holds_slot=False)
+        agent = AgentRead.model_validate(agent_row)
+        call = Call(
+            tenant_id=principal.tenant_id,
+            agent_id=agent.id,
+            kind=CallKind.TEXT,
+            direction=CallDirection.INBOUND,
+            status=CallStatus.IN_PROGRESS,
+            started_at=utcnow(),
+            heartbeat_at=utcnow(),
+            agent_snapshot=agent.model_dump(mode="json"),
+            usage={},
+        )
+        session.add(call)
+        await session.flush()
+        history: list[CallTurn] = []
+    else:
+        # Locked, so two messages to one session (or the idle sweep) take turns rather than interleave.
+        found = await repository.get(session, principal.tenant_id, data.session_id, lock=True)
+        if found is None or found.kind != CallKind.TEXT or found.agent_id != agent_id:
+            raise NotFound("Chat session not found")
+        call = found
+        if call.status != CallStatus.IN_PROGRESS:
+            raise Conflict("This chat session has ended; start a new one", details={"end_reason": call.end_reason})
+        agent = AgentRead.model_validate(call.agent_snapshot)
+        history = await repository.turns(session, principal.tenant_id, call.id)
+
+    assert call.started_at is not None
+    # The agent's opening line leads every turn's conversation, not only the first's, so the LLM sees one history.
+    messages = [Message(role="assistant", content=agent.first_message)] if agent.first_message else []
+    messages += [Message(role="user" if turn.role == "user" else "assistant", content=turn.text) for turn in history]
+    messages.append(Message(role="user", content=data.message))
+    sources = await passages(session, settings, principal.tenant_id, agent, data.message)
+    heard_at = _elapsed_ms(call)
+    try:
+        thinker = await thinker_for(session, settings, principal.tenant_id, agent)
+        reply, ended = await think(thinker, build_prompt(agent, messages, sources))
+    except (ProviderUnavailable, ThinkerError) as error:
+        # Nothing of this message is kept (the transaction rolls back): the caller may send it again.
+        raise ProviderError(str(error), details={"provider": agent.llm.provider, "model": agent.llm.model}) from error
+
+    replied_at = _elapsed_ms(call)
+    new_turns = [
+        CallTurn(role="user", text=data.message, started_ms=heard_at, ended_ms=heard_at, interrupted=False),
+        CallTurn(
+            role="agent",
+            text=reply,
+            started_ms=replied_at,
+            ended_ms=replied_at,
+            interrupted=False,
+            latency={"total_ms": replied_at - heard_at, "llm_ms": replied_at - heard_at},
+        ),
+    ]
+    repository.add_turns(session, call, len(history), new_turns)
+    usage = CallUsage.model_validate(call.usage or {})
+    usage.llm_prompt_tokens += thinker.usage.prompt_tokens
+    usage.llm_completion_tokens += thinker.usage.completion_tokens
+    call.usage = usage.model_dump()
+    call.heartbeat_at = utcnow()
+    if ended is not None:
+        await _close(session, call, CallStatus.COMPLETED, ended.reason, None, usage)
+    return ChatReply(
+        session_id=call.id,
+        reply=reply,
+        ended=ended is not None,
+        end_reason=ended.reason if ended else None,
+        sources=sources,
+        usage=usage,
+    )
+
+
+def _elapsed_ms(call: Call) -> int:
+    assert call.started_at is not None
+    return round((utcnow() - call.started_at).total_seconds() * 1000)
+
+
+async def finish(
+    session: AsyncSession,
+    storage: Storage,
+    call_id: uuid.UUID,
+    *,
+    end_reason: str,
+    error: str | None,
+    turns: list[TurnRecord],
+    usage: CallUsage,
+    recording: bytes | None,
+) -> Call:
+    """Finalise a live call's record: status, end, duration, transcript, usage and recording."""
+    call = await session.get(Call, call_id, with_for_update=True)
+    if call is None:
+        raise NotFound("Call not found")
+    if call.ended_at is not None:
+        # The sweep took the call for lost (its heartbeat stalled) and closed it: the engine's account replaces that
+        # provisional one, whose usage must not be metered twice.
+        await repository.delete_usage(session, call)
+    existing = len(await repository.turns(session, call.tenant_id, call.id))
+    repository.add_turns(
+        session,
+        call,
+        existing,
+        [
+            CallTurn(
+                role=turn.role,
+                text=turn.text,
+                started_ms=turn.started_ms,
+                ended_ms=turn.ended_ms,
+                interrupted=turn.interrupted,
+                latency=turn.latency,
+            )
+            for turn in turns
+        ],
+    )
+    if recording:
+        key = f"recordings/{call.tenant_id}/{call.id}.wav"
+        await storage.put(key, wav(recording))
+        call.recording_key = key
+    status = CallStatus.FAILED if error is not None else CallStatus.COMPLETED
+    await _close(session, call, status, end_reason, error, usage)
+    return call
+
+
+async def _close(
+    session: AsyncSession,
+    call: Call,
+    status: CallStatus,
+    end_reason: str,
+    error: str | None,
+    usage: CallUsage,
+    ended_at: datetime | None = None,
+) -> None:
+    now = utcnow()
+    # `ended_at` when the call is known to have ended earlier than now (its last sign of life).
+    end = ended_at if ended_at is not None and call.started_at is not None and ended_at >= call.started_at else now
+    call.status, call.end_reason, call.error, call.ended_at = status, end_reason, error, end
+    call.join_token_hash = None
+    if call.started_at is not None:
+        call.duration_ms = round((end - call.started_at).total_seconds() * 1000)
+    if call.kind != CallKind.TEXT:
+        usage.call_seconds = round((call.duration_ms or 0) / 1000, 3)
+    call.usage = usage.model_dump()
+    metered = {
+        "calls": 1,
+        "call_seconds": round(usage.call_seconds),
+        "stt_seconds": round(usage.stt_seconds),
+        "llm_tokens": usage.llm_prompt_tokens + usage.llm_completion_tokens,
+        "tts_characters": usage.tts_characters,
+    }
+    for metric, quantity in metered.items():
+        if quantity:
+            session.add(
+                UsageRecord(
+                    tenant_id=call.tenant_id, metric=metric, quantity=quantity, recorded_at=now, reference=str(call.id)
+                )
+            )
+    await session.flush()
+
+
+async def heartbeat(session: AsyncSession, call_id: uuid.UUID) -> None:
+    await repository.heartbeat(session, call_id)
+
+
+async def end_abandoned(session: AsyncSession) -> int:
+    """Close calls whose replica died mid-call, idle text chats and web calls never joined; returns how many.
+
+    A lost call ends (and is billed) at its last heartbeat, an idle chat at its last message, not when the sweep
+    finds them."""
+    calls = await repository.abandoned(session)
+    for call in calls:
+        usage = CallUsage.model_validate(call.usage or {})
+        if call.status == CallStatus.QUEUED:
+            await _close(session, call, CallStatus.CANCELED, "not_joined", None, CallUsage())
+        elif call.kind == CallKind.TEXT:
+            await _close(session, call, CallStatus.COMPLETED, "idle", None, usage, ended_at=call.heartbeat_at)
+        else:
+            error = "The server running the call stopped"
+            await _close(session, call, CallStatus.FAILED, "lost", error, usage, ended_at=call.heartbeat_at)
+    return len(calls)
+
+
+async def list_calls(
+    session: AsyncSession, principal: Principal, page: PageParams, **filters: Any
+) -> tuple[list[Call], int]:
+    principal.require(Permission.CALLS_READ)
+    return await repository.list_calls(session, principal.tenant_id, page, **filters)
+
+
+async def get(session: AsyncSession, principal: Principal, call_id: uuid.UUID) -> tuple[Call, list[CallTurn]]:
+    """A call of the principal's tenant with its transcript."""
+    principal.require(Permission.CALLS_READ)
+    call = await repository.get(session, principal.tenant_id, call_id)
+    if call is None:
+        raise NotFound("Call not found")
+    return call, await repository.turns(session, principal.tenant_id, call.id)
+
+
+async def recording(session: AsyncSession, principal: Principal, storage: Storage, call_id: uuid.UUID) -> bytes:
+    """The call's recording as a WAV file."""
+    principal.require(Permission.CALLS_READ)
+    call = await repository.get(session, principal.tenant_id, call_id)
+    if call is None:
+        raise NotFound("Call not found")
+    if call.recording_key is None:
+        raise NotFound(
+            "This call has no recording", details={"recording_enabled": call.agent_snapshot.get("recording_enabled")}
+        )
+    return await storage.get(call.recording_key)
+
+
+def wav(pcm: bytes, sample_rate: int = 16_000) -> bytes:
+    """16-bit mono PCM as a WAV file."""
+    import io
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(sample_rate)
+        out.writeframes(pcm)
+    return buffer.getvalue()

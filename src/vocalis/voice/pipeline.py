@@ -1,0 +1,341 @@
+"""A call's Pipecat pipeline, built from an agent's settings, and the run of one call from start to end reason.
+
+transport in -> STT -> user turns (Silero VAD, Smart Turn, interruptions, idle timer) -> reply (thinker)
+-> TTS (sentence by sentence) -> transport out -> recording -> assistant context
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from loguru import logger
+from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
+from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+from pipecat.audio.vad.silero import SileroVADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADParams
+from pipecat.frames.frames import (
+    EndFrame,
+    Frame,
+    LLMContextFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
+    OutputTransportMessageUrgentFrame,
+    TTSSpeakFrame,
+)
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import (
+    LLMContextAggregatorPair,
+    LLMUserAggregatorParams,
+)
+from pipecat.processors.audio.audio_buffer_processor import AudioBufferProcessor
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.services.stt_service import STTService
+from pipecat.services.tts_service import TTSService
+from pipecat.transports.base_transport import BaseTransport
+from pipecat.turns.user_start import MinWordsUserTurnStartStrategy, VADUserTurnStartStrategy
+from pipecat.turns.user_start.base_user_turn_start_strategy import BaseUserTurnStartStrategy
+from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
+from pipecat.turns.user_turn_strategies import UserTurnStrategies
+from pipecat.workers.runner import WorkerRunner
+
+from vocalis.agents.schemas import AgentRead
+from vocalis.voice.recorder import CallRecorder, Send, TurnRecord
+from vocalis.voice.thinking import EndCall, Message, Prompt, Thinker, ThinkerError
+
+SAMPLE_RATE = 16_000
+
+Retrieve = Callable[[str], Awaitable[list[str]]]
+
+MAX_DURATION_GOODBYE = "I'm sorry, we have reached the time limit for this call. Thank you for calling, goodbye!"
+# How long an ending call waits for the agent's last words to start, and to finish.
+SPEECH_START_WAIT_SECONDS = 3.0
+SPEECH_END_WAIT_SECONDS = 60.0
+SILENCE_GOODBYE = "I haven't heard anything, so I'll hang up now. Goodbye!"
+
+
+@dataclass
+class CallServices:
+    """What a call listens, speaks and thinks with."""
+
+    stt: STTService
+    tts: TTSService
+    thinker: Thinker
+
+
+@dataclass
+class CallOutcome:
+    end_reason: str
+    error: str | None
+    turns: list[TurnRecord]
+    latencies: list[dict[str, int]]
+    # 16 kHz mono PCM16 of both sides, when recording was on.
+    recording: bytes | None = None
+    duration_ms: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def build_prompt(agent: AgentRead, messages: list[Message], passages: list[str]) -> Prompt:
+    """The thinker's input for a turn: the same for voice calls and text chats."""
+    return Prompt(
+        system_prompt=agent.system_prompt,
+        messages=messages,
+        passages=passages,
+        end_call_phrases=agent.end_call_phrases,
+    )
+
+
+async def think(thinker: Thinker, prompt: Prompt) -> tuple[str, EndCall | None]:
+    """The whole reply of a thinker at once (text chats)."""
+    pieces: list[str] = []
+    ended: EndCall | None = None
+    async for piece in thinker.reply(prompt):
+        if isinstance(piece, EndCall):
+            ended = piece
+        else:
+            pieces.append(piece)
+    return " ".join(piece.strip() for piece in pieces if piece.strip()), ended
+
+
+def context_messages(context: LLMContext) -> list[Message]:
+    """The caller's and agent's words in a Pipecat context, in order."""
+    messages: list[Message] = []
+    for message in context.get_messages():
+        role = message.get("role") if isinstance(message, dict) else None
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list):
+            content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+        if role in ("user", "assistant") and isinstance(content, str) and content.strip():
+            messages.append(Message(role=role, content=content.strip()))
+    return messages
+
+
+class ReplyProcessor(FrameProcessor):
+    """Answers each finished caller turn with the agent's thinker, streaming its text on to the TTS.
+
+    An interruption cancels the frame being processed (Pipecat restarts the processing task), which closes the
+    thinker's stream and so stops the rest of the reply.
+    """
+
+    def __init__(
+        self,
+        agent: AgentRead,
+        thinker: Thinker,
+        retrieve: Retrieve,
+        on_end: Callable[[str, str | None], Awaitable[None]],
+    ) -> None:
+        super().__init__()
+        self._agent = agent
+        self._thinker = thinker
+        self._retrieve = retrieve
+        self._on_end = on_end
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, LLMContextFrame):
+            await self._reply(frame.context)
+        else:
+            await self.push_frame(frame, direction)
+
+    async def _reply(self, context: LLMContext) -> None:
+        messages = context_messages(context)
+        if not messages or messages[-1].role != "user":
+            return
+        passages = await self._retrieve(messages[-1].content)
+        ended: EndCall | None = None
+        await self.push_frame(LLMFullResponseStartFrame())
+        try:
+            async for piece in self._thinker.reply(build_prompt(self._agent, messages, passages)):
+                if isinstance(piece, EndCall):
+                    ended = piece
+                else:
+                    await self.push_frame(LLMTextFrame(piece))
+        except ThinkerError as error:
+            await self.push_frame(LLMFullResponseEndFrame())
+            await self._on_end("provider_error", str(error))
+            return
+        await self.push_frame(LLMFullResponseEndFrame())
+        if ended is not None:
+            await self._on_end(ended.reason, None)
+
+
+def _turn_strategies(agent: AgentRead) -> UserTurnStrategies:
+    turn_taking = agent.turn_taking
+    start: BaseUserTurnStartStrategy
+    if turn_taking.interruption_min_words > 0:
+        start = MinWordsUserTurnStartStrategy(
+            min_words=turn_taking.interruption_min_words, enable_interruptions=turn_taking.interruptions
+        )
+    else:
+        start = VADUserTurnStartStrategy(enable_interruptions=turn_taking.interruptions)
+    analyzer = LocalSmartTurnAnalyzerV3(
+        params=SmartTurnParams(stop_secs=max(turn_taking.end_of_turn_silence_ms / 1000, 0.3))
+    )
+    return UserTurnStrategies(start=[start], stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=analyzer)])
+
+
+class VoiceCall:
+    """One real-time call of an agent over a transport, run to its end; `end` and `hang_up` stop it from outside."""
+
+    def __init__(
+        self,
+        agent: AgentRead,
+        transport: BaseTransport,
+        services: CallServices,
+        retrieve: Retrieve,
+        *,
+        max_duration_seconds: float,
+        max_duration_reason: str = "max_duration",
+        send: Send | None = None,
+        farewell: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+    ) -> None:
+        self.agent = agent
+        self.services = services
+        self.recorder = CallRecorder(send)
+        self._end_reason: str | None = None
+        self._error: str | None = None
+        self._silences = 0
+        self._max_duration_seconds = max_duration_seconds
+        self._max_duration_reason = max_duration_reason
+        self._transport = transport
+        self._farewell = farewell
+        # Whether the client has been (or is about to be) told the call ended.
+        self.farewell_sent = False
+        self._ending: asyncio.Task[None] | None = None
+
+        context = LLMContext()
+        vad = SileroVADAnalyzer(
+            sample_rate=SAMPLE_RATE,
+            params=VADParams(start_secs=agent.turn_taking.interruption_min_seconds, stop_secs=0.2),
+        )
+        self._aggregators = LLMContextAggregatorPair(
+            context,
+            user_params=LLMUserAggregatorParams(
+                vad_analyzer=vad,
+                user_turn_strategies=_turn_strategies(agent),
+                user_idle_timeout=agent.limits.silence_timeout_seconds,
+            ),
+        )
+        self._context = context
+        self._recording = (
+            AudioBufferProcessor(sample_rate=SAMPLE_RATE, num_channels=1) if agent.recording_enabled else None
+        )
+        self._recorded = bytearray()
+        processors: list[FrameProcessor] = [
+            transport.input(),
+            services.stt,
+            self._aggregators.user(),
+            ReplyProcessor(agent, services.thinker, retrieve, self._thinker_ended),
+            services.tts,
+            transport.output(),
+        ]
+        if self._recording is not None:
+            processors.append(self._recording)
+        processors.append(self._aggregators.assistant())
+        self.recorder.output = transport.output()
+        self.worker = PipelineWorker(
+            Pipeline(processors),
+            params=PipelineParams(audio_in_sample_rate=SAMPLE_RATE, audio_out_sample_rate=SAMPLE_RATE),
+            observers=[self.recorder],
+            idle_timeout_secs=None,
+            enable_rtvi=False,
+            enable_turn_tracking=False,
+        )
+        self._aggregators.user().add_event_handler("on_user_turn_idle", self._caller_silent)
+        self._aggregators.user().add_event_handler("on_user_turn_started", self._caller_spoke)
+        if self._recording is not None:
+            self._recording.add_event_handler("on_audio_data", self._recorded_audio)
+
+    async def run(self) -> CallOutcome:
+        """Greet the caller and run the call until it ends; always returns, whatever went wrong."""
+        limit = asyncio.get_running_loop().call_later(
+            self._max_duration_seconds,
+            lambda: asyncio.ensure_future(self.end(self._max_duration_reason, MAX_DURATION_GOODBYE)),
+        )
+        if self._recording is not None:
+            await self._recording.start_recording()  # type: ignore[no-untyped-call]
+        if self.agent.first_message:
+            self._context.add_message({"role": "assistant", "content": self.agent.first_message})
+            await self.worker.queue_frame(TTSSpeakFrame(self.agent.first_message, append_to_context=False))
+        try:
+            runner = WorkerRunner(handle_sigint=False)
+            await runner.add_workers(self.worker)
+            await runner.run()
+        except Exception as error:  # the call must end with a record, whatever failed
+            logger.exception("Call pipeline failed")
+            self._end_reason, self._error = self._end_reason or "error", self._error or str(error)
+        finally:
+            limit.cancel()
+            if self._ending is not None:
+                self._ending.cancel()
+        if self._recording is not None:
+            await self._recording.stop_recording()  # type: ignore[no-untyped-call]
+        return CallOutcome(
+            end_reason=self._end_reason or "caller_hangup",
+            error=self._error,
+            turns=self.recorder.turns,
+            latencies=self.recorder.latencies,
+            recording=bytes(self._recorded) if self._recording is not None else None,
+            duration_ms=self.recorder.now_ms(),
+        )
+
+    async def end(self, reason: str, goodbye: str | None = None) -> None:
+        """End the call politely: say `goodbye` if given, let what the agent is saying finish, then hang up."""
+        if self._end_reason is not None:
+            return
+        self._end_reason = reason
+        self.recorder.spoke.clear()
+        if goodbye:
+            await self.worker.queue_frame(TTSSpeakFrame(goodbye, append_to_context=False))
+        self._ending = asyncio.create_task(self._end_after_speech())
+
+    async def _end_after_speech(self) -> None:
+        # Speech still being synthesised starts within moments; then wait for the agent to fall quiet.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.recorder.spoke.wait(), SPEECH_START_WAIT_SECONDS)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.recorder.quiet.wait(), SPEECH_END_WAIT_SECONDS)
+        self.farewell_sent = True
+        for message in self._farewell_messages():
+            await self.worker.queue_frame(OutputTransportMessageUrgentFrame(message=message))
+        await self.worker.queue_frame(EndFrame())
+
+    async def hang_up(self, reason: str, error: str | None = None) -> None:
+        """Stop the call now (the caller is gone, or broke the protocol)."""
+        if self._end_reason is None:
+            self._end_reason, self._error = reason, error
+        if not self.farewell_sent and self._farewell is not None:
+            # Said straight away: cancelling the pipeline closes the WebSocket before queued messages could leave.
+            self.farewell_sent = True
+            for message in self._farewell_messages():
+                await self._farewell(message)
+        await self.worker.cancel(reason=reason)
+
+    def _farewell_messages(self) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = [{"type": "error", "message": self._error}] if self._error else []
+        return [*messages, {"type": "call.ended", "reason": self._end_reason}]
+
+    async def _thinker_ended(self, reason: str, error: str | None) -> None:
+        if error is not None:
+            self._error = error
+            await self.end(reason, "I'm sorry, I'm having technical difficulties. Please call again later. Goodbye!")
+            return
+        # The goodbye the thinker just said is queued ahead of the end, so it still plays.
+        await self.end(reason)
+
+    async def _caller_silent(self, _aggregator: Any) -> None:
+        self._silences += 1
+        if self._silences == 1:
+            await self.worker.queue_frame(TTSSpeakFrame(self.agent.limits.silence_reprompt, append_to_context=False))
+        else:
+            await self.end("silence_timeout", SILENCE_GOODBYE)
+
+    async def _caller_spoke(self, *_args: Any) -> None:
+        self._silences = 0
+
+    async def _recorded_audio(self, _processor: Any, audio: bytes, _rate: int, _channels: int) -> None:
+        self._recorded.extend(audio)

@@ -1,0 +1,184 @@
+"""The offline speech services as Pipecat processors: Whisper (faster-whisper) STT and Piper TTS.
+
+Both share process-wide resources rather than owning them per call: one Whisper model per size (see
+`vocalis.voice.models.load_whisper`) and one Piper server (see `vocalis.voice.providers.piper`).
+"""
+
+import asyncio
+import uuid
+from collections.abc import AsyncGenerator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import soxr
+from loguru import logger
+from pipecat.frames.frames import ErrorFrame, Frame, StartFrame, TranscriptionFrame, TTSAudioRawFrame
+from pipecat.services.settings import STTSettings, TTSSettings
+from pipecat.services.stt_service import SegmentedSTTService
+from pipecat.services.tts_service import TTSService
+from pipecat.transcriptions.language import Language
+from pipecat.utils.time import time_now_iso8601
+
+from vocalis.config import Settings
+from vocalis.voice.models import PIPER_VOICE, WHISPER_MODELS, WHISPER_TINY_EN, SpeechModelError, load_whisper
+from vocalis.voice.providers.piper import PiperError, PiperServer
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+WHISPER_SAMPLE_RATE = 16_000
+# Segments Whisper rates as probably silence (its own default threshold) are dropped: it hallucinates there.
+NO_SPEECH_THRESHOLD = 0.6
+# Speech end to final transcript, p99, on 2 cores: a ~2.5 s turn takes ~0.5 s (tiny.en) / ~1 s (base), more when
+# queued behind another call's turn. Only a safety net: the transcripts are final, so turns end as they arrive.
+TTFS_P99_SECONDS = {"base": 2.0, "tiny.en": 1.2}
+TTS_FRAME_SECONDS = 0.04
+
+# One transcription at a time for the whole process: each already uses both cores, so running two side by side
+# only makes both slower.
+_whisper_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
+
+
+def resample_pcm16(pcm: bytes, from_rate: int, to_rate: int) -> bytes:
+    """16-bit mono PCM converted from `from_rate` to `to_rate` (one-shot, for whole utterances)."""
+    if from_rate == to_rate or not pcm:
+        return pcm
+    samples = np.frombuffer(pcm, dtype=np.int16)
+    resampled: bytes = soxr.resample(samples, from_rate, to_rate, quality="HQ").astype(np.int16).tobytes()
+    return resampled
+
+
+def _base_language(language: str) -> str:
+    return language.split("-")[0].lower()
+
+
+def _transcribe(model: "WhisperModel", audio: np.ndarray[Any, np.dtype[np.float32]], language: str) -> str:
+    segments, _ = model.transcribe(
+        audio,
+        language=language,
+        beam_size=1,  # greedy: a fraction of beam search's cost, nearly the same accuracy on short turns
+        temperature=0.0,  # no fallback re-decoding: it could triple a turn's latency
+        condition_on_previous_text=False,  # each turn stands alone; avoids repetition loops
+        without_timestamps=True,
+        vad_filter=False,  # the pipeline's VAD already cut the segment
+    )
+    # `segments` is a lazy generator: consuming it is the decoding, so it happens here, in the worker thread.
+    kept = [segment.text.strip() for segment in segments if segment.no_speech_prob < NO_SPEECH_THRESHOLD]
+    return " ".join(text for text in kept if text)
+
+
+class LocalWhisperSTT(SegmentedSTTService):
+    """Whisper (base or tiny.en) transcribing each VAD-delimited segment, on the process-wide shared model.
+
+    `audio_seconds` totals the audio transcribed (for usage metering).
+    """
+
+    def __init__(self, settings: Settings, model: str, language: str = "en", **kwargs: Any) -> None:
+        if model not in WHISPER_MODELS:
+            raise SpeechModelError(
+                f"Unknown Whisper model {model!r}; this installation has {', '.join(WHISPER_MODELS)}"
+            )
+        if model == WHISPER_TINY_EN and _base_language(language) != "en":
+            raise SpeechModelError(f"Whisper {model} transcribes English only, not {language!r}")
+        kwargs.setdefault("ttfs_p99_latency", TTFS_P99_SECONDS[model])
+        super().__init__(settings=STTSettings(model=model, language=language), **kwargs)
+        self._app_settings = settings
+        self._model_name = model
+        self._model: WhisperModel | None = None
+        self.audio_seconds = 0.0
+
+    @property
+    def wants_wav_segments(self) -> bool:
+        # Raw PCM: the model reads samples, and a WAV header would be read as audio.
+        return False
+
+    def can_generate_metrics(self) -> bool:
+        return True
+
+    def language_to_service_language(self, language: Language) -> str | None:
+        return _base_language(str(language.value))
+
+    async def load(self) -> None:
+        """Load (once per process) the shared model; done at pipeline start so the first turn does not wait."""
+        if self._model is None:
+            self._model = await asyncio.to_thread(load_whisper, self._app_settings, self._model_name)
+
+    async def start(self, frame: StartFrame) -> None:
+        await super().start(frame)
+        await self.load()
+
+    async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame | None, None]:
+        if not audio:
+            return
+        await self.load()
+        assert self._model is not None
+        # Before the pipeline sets the rate up (the service driven directly), audio is taken as 16 kHz.
+        rate = self.sample_rate or WHISPER_SAMPLE_RATE
+        self.audio_seconds += len(audio) / (2 * rate)
+        language = str(self._settings.language or "en")
+        await self.start_processing_metrics()
+        pcm = resample_pcm16(audio, rate, WHISPER_SAMPLE_RATE)
+        samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
+        text = await asyncio.get_running_loop().run_in_executor(
+            _whisper_executor, _transcribe, self._model, samples, language
+        )
+        await self.stop_processing_metrics()
+        if text:
+            logger.debug("{}: transcribed [{}]", self, text)
+            yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), _pipecat_language(language))
+
+
+def spoken_sentence(text: str, audio_bytes: int) -> dict[str, Any]:
+    """Metadata for each audio frame of a synthesised sentence: the call recorder uses it to work out how much of
+    the sentence the caller heard before interrupting."""
+    return {"sentence": text, "sentence_bytes": audio_bytes, "sentence_key": uuid.uuid4().hex}
+
+
+def _pipecat_language(language: str) -> Language | None:
+    try:
+        return Language(language)
+    except ValueError:
+        return None
+
+
+class PiperTTS(TTSService):
+    """Piper speech through the shared `PiperServer`, resampled to the pipeline's output rate.
+
+    `speed` 1.0 is the voice's natural pace (0.5-2.0). `characters` totals the text synthesised (for usage metering).
+    """
+
+    def __init__(self, server: PiperServer, speed: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(
+            push_start_frame=True,
+            push_stop_frames=True,
+            settings=TTSSettings(model=None, voice=PIPER_VOICE, language=None),
+            **kwargs,
+        )
+        self._server = server
+        self.speed = speed
+        self.characters = 0
+
+    def can_generate_metrics(self) -> bool:
+        return True
+
+    async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
+        try:
+            pcm, rate = await self._server.synthesize(text, self.speed)
+        except PiperError as exc:
+            logger.error("{}: {}", self, exc)
+            yield ErrorFrame(error=f"Piper synthesis failed: {exc}")
+            return
+        self.characters += len(text)
+        await self.start_tts_usage_metrics(text)
+        await self.stop_ttfb_metrics()
+        # Before the pipeline sets the rate up (the service driven directly), the voice's own rate is kept.
+        out_rate = self.sample_rate or rate
+        audio = resample_pcm16(pcm, rate, out_rate)
+        # ~40 ms frames, as a streaming provider would send: downstream processors and interruptions work at that grain.
+        step = int(out_rate * TTS_FRAME_SECONDS) * 2
+        sentence = spoken_sentence(text, len(audio))
+        for offset in range(0, len(audio), step):
+            frame = TTSAudioRawFrame(audio[offset : offset + step], out_rate, 1, context_id=context_id)
+            frame.metadata.update(sentence)
+            yield frame

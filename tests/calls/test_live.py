@@ -1,0 +1,299 @@
+"""Web calls end to end, with real audio: a real server, the offline speech stack, and a caller streaming in real time.
+
+The caller's words are spoken by the Piper voice, streamed into the call's WebSocket at the pace of a microphone,
+heard by Silero VAD and Smart Turn, transcribed by Whisper, answered from the knowledge base and spoken back.
+"""
+
+import asyncio
+import io
+import json
+import time
+import uuid
+import wave
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from tests.calls.webcall import WebCaller, web_call
+from tests.factories import Account, register
+from tests.standins.openai import ChatScript, OpenAIStandIn, ScriptedToolCall
+from tests.standins.server import serve
+from tests.voice.speech import caller_audio, stop_session_piper_server, words
+from vocalis.app import create_app
+from vocalis.config import Settings
+
+SHOP_FAQ = """Opening hours. We are open Monday to Friday from 9 am to 6 pm, and on Saturday from 10 am to 4 pm.
+We are closed on Sundays and on public holidays.
+
+Returns. You can return any item within 30 days of purchase with its receipt for a full refund.
+
+Delivery. Standard delivery takes three to five working days and costs four pounds ninety nine.
+Orders over fifty pounds are delivered free of charge. Express delivery arrives the next working day.
+Our couriers deliver between 8 am and 8 pm. You can track your parcel with the link in your confirmation email.
+If you are not at home, the courier leaves a card and tries again the next day.
+After three attempts the parcel comes back to our store, where you can collect it within two weeks."""
+
+
+@pytest.fixture(scope="module")
+def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The whole platform served on 127.0.0.1 (lifespan, job worker, database), as `vocalis serve` runs it."""
+    settings = Settings(
+        environment="test",
+        data_dir=tmp_path_factory.mktemp("live-data"),
+        secret_key="test-signing-key-" + "x" * 32,
+        database_url=database_url,
+        redis_url=None,
+        auth_cache_seconds=0,
+    )
+    with serve(create_app(settings), lifespan="on") as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def _stop_caller_voice() -> AsyncIterator[None]:
+    yield
+    await stop_session_piper_server()
+
+
+@pytest.fixture
+async def api(live_server: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=live_server, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture
+async def owner(api: httpx.AsyncClient) -> Account:
+    return await register(api)
+
+
+async def make_agent(api: httpx.AsyncClient, owner: Account, **settings: Any) -> dict[str, Any]:
+    """An agent over a knowledge base holding the shop's FAQ (ingested by the server's own worker)."""
+    base = (await api.post("/api/v1/knowledge/bases", json={"name": "Shop"}, headers=owner.headers)).json()
+    document = await api.post(
+        f"/api/v1/knowledge/bases/{base['id']}/documents", json={"title": "FAQ", "text": SHOP_FAQ}, headers=owner.headers
+    )
+    assert document.status_code == 202, document.text
+    deadline = time.monotonic() + 60
+    while (await api.get(f"/api/v1/knowledge/documents/{document.json()['id']}", headers=owner.headers)).json()[
+        "status"
+    ] != "ready":
+        assert time.monotonic() < deadline, "document was not ingested"
+        await asyncio.sleep(0.2)
+    response = await api.post(
+        "/api/v1/agents", json={"name": "Shop", "knowledge_base_ids": [base["id"]], **settings}, headers=owner.headers
+    )
+    assert response.status_code == 201, response.text
+    agent: dict[str, Any] = response.json()
+    return agent
+
+
+async def start_call(api: httpx.AsyncClient, owner: Account, agent: dict[str, Any]) -> dict[str, Any]:
+    response = await api.post(f"/api/v1/agents/{agent['id']}/web-calls", headers=owner.headers)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def finished(api: httpx.AsyncClient, owner: Account, call_id: str) -> dict[str, Any]:
+    """The call's record once it is finished (the server finishes it as the call ends)."""
+    deadline = time.monotonic() + 30
+    while True:
+        call: dict[str, Any] = (await api.get(f"/api/v1/calls/{call_id}", headers=owner.headers)).json()
+        if call["status"] not in ("queued", "in_progress"):
+            return call
+        assert time.monotonic() < deadline, f"call not finished: {call}"
+        await asyncio.sleep(0.2)
+
+
+async def greeted(caller: WebCaller) -> None:
+    await caller.wait_for("call.started")
+    await caller.wait_for("agent.stopped", timeout=60)
+
+
+async def test_web_call_answers_a_spoken_question_from_the_knowledge_base(
+    api: httpx.AsyncClient, owner: Account
+) -> None:
+    agent = await make_agent(api, owner, recording_enabled=True)
+    question = await caller_audio("What time do you open on Saturday?")
+    call = await start_call(api, owner, agent)
+
+    async with web_call(call["websocket_url"]) as caller:
+        await greeted(caller)
+        assert caller.transcript("agent") == ["Hello! How can I help you today?"]
+        asked = await caller.say(question)
+        heard = await caller.wait_for("transcript", lambda m: m["role"] == "user" and m["final"], after=asked - 3)
+        assert "saturday" in words(heard["text"])
+        answer = await caller.wait_for("transcript", lambda m: m["role"] == "agent", timeout=30, after=asked)
+        assert "10 am to 4 pm" in answer["text"]
+        assert len(caller.audio_after(asked)) > 25  # over a second of agent speech came back
+        await caller.wait_for("agent.stopped", after=caller.event_time("agent.speaking", after=asked))
+        await caller.connection.send('{"type": "hangup"}')
+        await caller.wait_for("call.ended")
+
+    record = await finished(api, owner, call["call_id"])
+    assert record["status"] == "completed" and record["end_reason"] == "caller_hangup"
+    roles = [turn["role"] for turn in record["turns"]]
+    assert roles == ["agent", "user", "agent"]
+    answer_turn = record["turns"][2]
+    assert "10 am to 4 pm" in answer_turn["text"] and not answer_turn["interrupted"]
+    latency = answer_turn["latency"]
+    assert 0 < latency["total_ms"] < 10_000
+    assert {"stt_ms", "llm_ms", "tts_ms"} <= set(latency)
+    usage = record["usage"]
+    assert usage["stt_seconds"] > 1 and usage["tts_characters"] > 40 and usage["call_seconds"] > 1
+    recording = await api.get(f"/api/v1/calls/{call['call_id']}/recording", headers=owner.headers)
+    assert recording.status_code == 200 and recording.headers["content-type"] == "audio/wav"
+    with wave.open(io.BytesIO(recording.content)) as wav:
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16000, 1, 2)
+        assert wav.getnframes() / 16000 > 3
+
+
+async def test_caller_barging_in_stops_the_agent_and_the_transcript_keeps_what_was_heard(
+    api: httpx.AsyncClient, owner: Account
+) -> None:
+    agent = await make_agent(api, owner)
+    question = await caller_audio("How does delivery work if I am not at home?")
+    interruption = await caller_audio("Sorry, one more question about returns.")
+    call = await start_call(api, owner, agent)
+
+    async with web_call(call["websocket_url"]) as caller:
+        await greeted(caller)
+        asked = await caller.say(question)
+        await caller.wait_for("agent.speaking", after=asked, timeout=30)
+        speaking_at = caller.event_time("agent.speaking", after=asked)
+        await asyncio.sleep(max(0.0, speaking_at + 1.0 - time.monotonic()))
+        barge_in = time.monotonic()
+        await caller.say(interruption)
+        await caller.wait_for("agent.stopped", after=barge_in)
+        stopped_audio = [heard.at for heard in caller.audio if speaking_at <= heard.at]
+        last_audio_of_reply = max(at for at in stopped_audio if at < barge_in + 2.0)
+        # The agent went quiet within a few hundred milliseconds of the caller starting to speak
+        # (VAD needs 0.2 s of speech to be sure), not at the end of its reply.
+        assert last_audio_of_reply - barge_in < 1.0
+        await caller.connection.send('{"type": "hangup"}')
+        await caller.wait_for("call.ended", timeout=30)
+
+    record = await finished(api, owner, call["call_id"])
+    interrupted = [turn for turn in record["turns"] if turn["interrupted"]]
+    assert len(interrupted) == 1 and interrupted[0]["role"] == "agent"
+    # Only what was played before the caller spoke over it: the reply has several sentences, not all were heard.
+    assert "collect it within two weeks" not in interrupted[0]["text"]
+
+
+async def test_caller_disconnecting_mid_sentence_ends_the_call_and_frees_its_slot(
+    api: httpx.AsyncClient, owner: Account
+) -> None:
+    agent = await make_agent(api, owner)
+    call = await start_call(api, owner, agent)
+    async with web_call(call["websocket_url"]) as caller:
+        await caller.wait_for("agent.speaking", timeout=60)
+        await caller.connection.close()
+
+    record = await finished(api, owner, call["call_id"])
+    assert record["status"] == "completed" and record["end_reason"] == "caller_hangup"
+    # The free plan has three concurrent calls: all three are free again.
+    for _ in range(3):
+        await start_call(api, owner, agent)
+
+
+async def test_malformed_frame_ends_the_call_with_a_protocol_error(api: httpx.AsyncClient, owner: Account) -> None:
+    agent = await make_agent(api, owner)
+    call = await start_call(api, owner, agent)
+    async with websockets.connect(call["websocket_url"]) as connection:
+        await connection.send(b"\x01\x02\x03")  # odd length: not 16-bit PCM
+        messages = [message async for message in connection]
+    events = [json.loads(message) for message in messages if isinstance(message, str)]
+    assert any(event["type"] == "error" and "16-bit PCM" in event["message"] for event in events)
+    assert events[-1] == {"type": "call.ended", "reason": "protocol_error"}
+    record = await finished(api, owner, call["call_id"])
+    assert record["status"] == "failed" and record["end_reason"] == "protocol_error"
+
+
+async def test_call_token_is_single_use(api: httpx.AsyncClient, owner: Account) -> None:
+    agent = await make_agent(api, owner)
+    call = await start_call(api, owner, agent)
+    wrong = call["websocket_url"].replace(call["token"], "not-the-token")
+    with pytest.raises(websockets.InvalidStatus):
+        async with websockets.connect(wrong):
+            pass
+    async with web_call(call["websocket_url"]) as caller:
+        await caller.wait_for("call.started")
+        with pytest.raises(websockets.InvalidStatus):
+            async with websockets.connect(call["websocket_url"]):
+                pass
+    other = str(uuid.uuid4())
+    with pytest.raises(websockets.InvalidStatus):
+        async with websockets.connect(call["websocket_url"].replace(call["call_id"], other)):
+            pass
+
+
+async def test_silent_caller_is_reprompted_then_the_call_ends(api: httpx.AsyncClient, owner: Account) -> None:
+    agent = await make_agent(
+        api, owner, limits={"silence_timeout_seconds": 3, "silence_reprompt": "Hello, are you still there?"}
+    )
+    call = await start_call(api, owner, agent)
+    async with web_call(call["websocket_url"]) as caller:
+        ended = await caller.wait_for("call.ended", timeout=60)
+    assert ended["reason"] == "silence_timeout"
+    assert "Hello, are you still there?" in caller.transcript("agent")
+    record = await finished(api, owner, call["call_id"])
+    assert record["end_reason"] == "silence_timeout" and record["status"] == "completed"
+
+
+async def test_llm_agent_answers_and_hangs_up_with_a_tool_call(
+    api: httpx.AsyncClient, owner: Account, tmp_path: Path
+) -> None:
+    standin = OpenAIStandIn(api_key="sk-test-voice")
+    with serve(standin.app) as standin_url:
+        response = await api.post(
+            "/api/v1/credentials",
+            json={"provider": "openai", "api_key": "sk-test-voice", "base_url": f"{standin_url}/v1"},
+            headers=owner.headers,
+        )
+        assert response.status_code == 201, response.text
+        agent = await make_agent(api, owner, llm={"provider": "openai", "model": "gpt-4o-mini"})
+        standin.chat_scripts.append(
+            ChatScript(
+                content=["We open at 10 am on Saturday.", " Goodbye!"],
+                tool_calls=[ScriptedToolCall("end_call", ['{"reason": ', '"caller_done"}'])],
+            )
+        )
+        call = await start_call(api, owner, agent)
+        async with web_call(call["websocket_url"]) as caller:
+            await greeted(caller)
+            await caller.say(await caller_audio("When do you open on Saturday? That's all, thanks."))
+            ended = await caller.wait_for("call.ended", timeout=60)
+        assert ended["reason"] == "caller_done"
+        assert "We open at 10 am on Saturday. Goodbye!" in " ".join(caller.transcript("agent"))
+        request = standin.chat_requests[-1]
+        system = request["messages"][0]["content"]
+        assert "10 am to 4 pm" in system  # the knowledge retrieved for the caller's words
+        assert "saturday" in words(request["messages"][-1]["content"])
+        assert any(tool["function"]["name"] == "end_call" for tool in request["tools"])
+        record = await finished(api, owner, call["call_id"])
+        assert record["status"] == "completed" and record["end_reason"] == "caller_done"
+        assert record["usage"]["llm_completion_tokens"] > 0
+
+
+async def test_llm_provider_failure_ends_the_call_cleanly(api: httpx.AsyncClient, owner: Account) -> None:
+    standin = OpenAIStandIn(api_key="sk-test-voice")
+    with serve(standin.app) as standin_url:
+        await api.post(
+            "/api/v1/credentials",
+            json={"provider": "openai", "api_key": "sk-test-voice", "base_url": f"{standin_url}/v1"},
+            headers=owner.headers,
+        )
+        agent = await make_agent(api, owner, llm={"provider": "openai", "model": "gpt-4o-mini"})
+        standin.chat_scripts.append(ChatScript(status=500, error_message="The server had an error"))
+        call = await start_call(api, owner, agent)
+        async with web_call(call["websocket_url"]) as caller:
+            await greeted(caller)
+            await caller.say(await caller_audio("Do you deliver on Sundays?"))
+            ended = await caller.wait_for("call.ended", timeout=60)
+        assert ended["reason"] == "provider_error"
+        record = await finished(api, owner, call["call_id"])
+        assert record["status"] == "failed" and "500" in record["error"]

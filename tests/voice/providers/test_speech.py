@@ -1,0 +1,74 @@
+"""The offline speech services in Pipecat pipelines: Piper speaks a phrase, Whisper hears the same words back."""
+
+import pytest
+from pipecat.frames.frames import (
+    Frame,
+    InputAudioRawFrame,
+    TranscriptionFrame,
+    TTSAudioRawFrame,
+    TTSSpeakFrame,
+    TTSStartedFrame,
+    TTSStoppedFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.pipeline.worker import PipelineParams
+from pipecat.tests.utils import run_test
+
+from tests.voice.speech import SAMPLE_RATE, caller_audio, words
+from vocalis.config import Settings
+from vocalis.voice.models import load_whisper
+from vocalis.voice.providers.piper import PiperServer
+from vocalis.voice.providers.speech import LocalWhisperSTT, PiperTTS
+
+PHRASE = "What time do you open on Saturday?"
+FRAME_BYTES = SAMPLE_RATE // 50 * 2  # 20 ms, as a transport delivers it
+
+
+@pytest.mark.parametrize("model", ["base", "tiny.en"])
+async def test_whisper_transcribes_what_the_caller_said(
+    speech_settings: Settings, piper_server: PiperServer, model: str
+) -> None:
+    audio = await caller_audio(PHRASE)
+    stt = LocalWhisperSTT(speech_settings, model)
+    await stt.load()  # first time for base: assembled into the data dir, then loaded
+    chunks = [audio[offset : offset + FRAME_BYTES] for offset in range(0, len(audio), FRAME_BYTES)]
+    frames: list[Frame] = [
+        VADUserStartedSpeakingFrame(),
+        *(InputAudioRawFrame(chunk, SAMPLE_RATE, 1) for chunk in chunks),
+        VADUserStoppedSpeakingFrame(),
+    ]
+
+    down, _ = await run_test(stt, frames_to_send=frames, start_timeout=30.0)
+
+    transcripts = [frame for frame in down if isinstance(frame, TranscriptionFrame)]
+    assert [words(frame.text) for frame in transcripts] == [words(PHRASE)], transcripts
+    assert transcripts[0].finalized
+    # The segment as transcribed: the speech plus the half second of silence Pipecat pads it with.
+    assert stt.audio_seconds == pytest.approx(len(audio) / 2 / SAMPLE_RATE + 0.5, abs=0.01)
+    # One model per size for the whole process, whatever the number of calls.
+    assert load_whisper(speech_settings, model) is load_whisper(speech_settings, model)
+
+
+async def test_piper_speaks_into_the_pipeline_and_whisper_hears_it(
+    speech_settings: Settings, piper_server: PiperServer
+) -> None:
+    tts = PiperTTS(piper_server, speed=1.0)
+    down, _ = await run_test(
+        tts,
+        frames_to_send=[TTSSpeakFrame(PHRASE)],
+        pipeline_params=PipelineParams(audio_out_sample_rate=SAMPLE_RATE),
+    )
+
+    kinds = [type(frame) for frame in down]
+    assert kinds.index(TTSStartedFrame) < kinds.index(TTSAudioRawFrame) < kinds.index(TTSStoppedFrame)
+    chunks = [frame for frame in down if isinstance(frame, TTSAudioRawFrame)]
+    assert {(chunk.sample_rate, chunk.num_channels) for chunk in chunks} == {(SAMPLE_RATE, 1)}
+    assert max(len(chunk.audio) for chunk in chunks) == SAMPLE_RATE * 40 // 1000 * 2  # 40 ms frames
+    assert tts.characters == len(PHRASE)
+
+    stt = LocalWhisperSTT(speech_settings, "tiny.en")
+    transcripts = [frame async for frame in stt.run_stt(b"".join(chunk.audio for chunk in chunks))]
+    assert len(transcripts) == 1
+    assert isinstance(transcripts[0], TranscriptionFrame)
+    assert words(transcripts[0].text) == words(PHRASE)
