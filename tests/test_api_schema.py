@@ -173,6 +173,9 @@ SEEDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
         lambda: {"provider": "openai", "api_key": "sk-seeded-key", "base_url": "http://127.0.0.1:9/v1"},
     ),
     ("/api/v1/agents", lambda: {"name": "Seeded agent"}),
+    # A chat (a call of kind text) and a web call waiting to be joined, so the calls routes have calls to read.
+    ("/api/v1/agents/{agent_id}/chat", lambda: {"message": "Hello"}),
+    ("/api/v1/agents/{agent_id}/web-calls", lambda: {}),
 ]
 
 
@@ -302,6 +305,12 @@ def test_api_as_tenant_owner(case: FuzzCase, owner: Caller) -> None:
 @schema.parametrize()
 def test_api_as_super_admin(case: FuzzCase, admin: Caller) -> None:
     admin.send(case)
+
+
+def test_websocket_routes_are_not_operations() -> None:
+    """A web call's WebSocket is no HTTP operation: it stays out of the schema, so no case is made for it."""
+    assert "/api/v1/calls/{call_id}" in schema.raw_schema["paths"]
+    assert not [path for path in schema.raw_schema["paths"] if path.endswith("/websocket")]
 
 
 def test_the_runs_reached_the_operations(owner: Caller, admin: Caller) -> None:

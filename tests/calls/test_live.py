@@ -74,7 +74,9 @@ async def make_agent(api: httpx.AsyncClient, owner: Account, **settings: Any) ->
     """An agent over a knowledge base holding the shop's FAQ (ingested by the server's own worker)."""
     base = (await api.post("/api/v1/knowledge/bases", json={"name": "Shop"}, headers=owner.headers)).json()
     document = await api.post(
-        f"/api/v1/knowledge/bases/{base['id']}/documents", json={"title": "FAQ", "text": SHOP_FAQ}, headers=owner.headers
+        f"/api/v1/knowledge/bases/{base['id']}/documents",
+        json={"title": "FAQ", "text": SHOP_FAQ},
+        headers=owner.headers,
     )
     assert document.status_code == 202, document.text
     deadline = time.monotonic() + 60
@@ -111,7 +113,7 @@ async def finished(api: httpx.AsyncClient, owner: Account, call_id: str) -> dict
 
 async def greeted(caller: WebCaller) -> None:
     await caller.wait_for("call.started")
-    await caller.wait_for("agent.stopped", timeout=60)
+    await caller.wait_for("agent.stopped", within=60)
 
 
 async def test_web_call_answers_a_spoken_question_from_the_knowledge_base(
@@ -127,7 +129,7 @@ async def test_web_call_answers_a_spoken_question_from_the_knowledge_base(
         asked = await caller.say(question)
         heard = await caller.wait_for("transcript", lambda m: m["role"] == "user" and m["final"], after=asked - 3)
         assert "saturday" in words(heard["text"])
-        answer = await caller.wait_for("transcript", lambda m: m["role"] == "agent", timeout=30, after=asked)
+        answer = await caller.wait_for("transcript", lambda m: m["role"] == "agent", within=30, after=asked)
         assert "10 am to 4 pm" in answer["text"]
         assert len(caller.audio_after(asked)) > 25  # over a second of agent speech came back
         await caller.wait_for("agent.stopped", after=caller.event_time("agent.speaking", after=asked))
@@ -163,7 +165,7 @@ async def test_caller_barging_in_stops_the_agent_and_the_transcript_keeps_what_w
     async with web_call(call["websocket_url"]) as caller:
         await greeted(caller)
         asked = await caller.say(question)
-        await caller.wait_for("agent.speaking", after=asked, timeout=30)
+        await caller.wait_for("agent.speaking", after=asked, within=30)
         speaking_at = caller.event_time("agent.speaking", after=asked)
         await asyncio.sleep(max(0.0, speaking_at + 1.0 - time.monotonic()))
         barge_in = time.monotonic()
@@ -175,7 +177,7 @@ async def test_caller_barging_in_stops_the_agent_and_the_transcript_keeps_what_w
         # (VAD needs 0.2 s of speech to be sure), not at the end of its reply.
         assert last_audio_of_reply - barge_in < 1.0
         await caller.connection.send('{"type": "hangup"}')
-        await caller.wait_for("call.ended", timeout=30)
+        await caller.wait_for("call.ended", within=30)
 
     record = await finished(api, owner, call["call_id"])
     interrupted = [turn for turn in record["turns"] if turn["interrupted"]]
@@ -190,7 +192,7 @@ async def test_caller_disconnecting_mid_sentence_ends_the_call_and_frees_its_slo
     agent = await make_agent(api, owner)
     call = await start_call(api, owner, agent)
     async with web_call(call["websocket_url"]) as caller:
-        await caller.wait_for("agent.speaking", timeout=60)
+        await caller.wait_for("agent.speaking", within=60)
         await caller.connection.close()
 
     record = await finished(api, owner, call["call_id"])
@@ -237,7 +239,7 @@ async def test_silent_caller_is_reprompted_then_the_call_ends(api: httpx.AsyncCl
     )
     call = await start_call(api, owner, agent)
     async with web_call(call["websocket_url"]) as caller:
-        ended = await caller.wait_for("call.ended", timeout=60)
+        ended = await caller.wait_for("call.ended", within=60)
     assert ended["reason"] == "silence_timeout"
     assert "Hello, are you still there?" in caller.transcript("agent")
     record = await finished(api, owner, call["call_id"])
@@ -266,7 +268,7 @@ async def test_llm_agent_answers_and_hangs_up_with_a_tool_call(
         async with web_call(call["websocket_url"]) as caller:
             await greeted(caller)
             await caller.say(await caller_audio("When do you open on Saturday? That's all, thanks."))
-            ended = await caller.wait_for("call.ended", timeout=60)
+            ended = await caller.wait_for("call.ended", within=60)
         assert ended["reason"] == "caller_done"
         assert "We open at 10 am on Saturday. Goodbye!" in " ".join(caller.transcript("agent"))
         request = standin.chat_requests[-1]
@@ -293,7 +295,7 @@ async def test_llm_provider_failure_ends_the_call_cleanly(api: httpx.AsyncClient
         async with web_call(call["websocket_url"]) as caller:
             await greeted(caller)
             await caller.say(await caller_audio("Do you deliver on Sundays?"))
-            ended = await caller.wait_for("call.ended", timeout=60)
+            ended = await caller.wait_for("call.ended", within=60)
         assert ended["reason"] == "provider_error"
         record = await finished(api, owner, call["call_id"])
         assert record["status"] == "failed" and "500" in record["error"]

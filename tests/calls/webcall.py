@@ -43,10 +43,14 @@ class WebCaller:
         return time.monotonic()
 
     async def wait_for(
-        self, kind: str, where: Callable[[dict[str, Any]], bool] = lambda _: True, timeout: float = 30.0, after: float = 0
+        self,
+        kind: str,
+        where: Callable[[dict[str, Any]], bool] = lambda _: True,
+        within: float = 30.0,
+        after: float = 0,
     ) -> dict[str, Any]:
-        """The first event of `kind` (received after `after`) that matches `where`, waiting up to `timeout` s."""
-        deadline = time.monotonic() + timeout
+        """The first event of `kind` (received after `after`) that matches `where`, waiting up to `within` s."""
+        deadline = time.monotonic() + within
         while True:
             for at, message in self.events:
                 if at >= after and message.get("type") == kind and where(message):

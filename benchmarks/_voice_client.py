@@ -1,0 +1,226 @@
+"""Web callers for the density part of `benchmarks.voice`, many per process: `python -m benchmarks._voice_client`.
+
+Reads its work from stdin as JSON: `{"calls": [{"url": ..., "start_at": unix time}, ...], "question": PCM file,
+"end_at": unix time, "pause": s, "answer_timeout": s}`; writes one result per call to stdout as JSON.
+
+Each caller is a `tests.calls.webcall.WebCaller` with 40 ms microphone frames (half the sends of a browser's 20 ms,
+to keep the client cheap on a machine it shares with the server). It opens its call at `start_at`, hears the
+greeting, then asks the question (16 kHz PCM, streamed in real time) and waits for the whole answer, again and
+again, until `end_at`, when it hangs up.
+
+Every agent audio frame is timed on arrival against when a player would need it: a burst of speech starts with its
+first frame, and frame n of a burst is due at that frame's arrival + the duration of frames 0..n-1. A frame more
+than `LATE_AFTER` s past its due time is late (the caller's player would have run dry). A burst ends when the server
+says the agent stopped (`agent.stopped`); a frame more than `STALL_AFTER` s late without that is a stall: counted
+late, and the burst starts again from it (so one stall is not counted again on every later frame).
+"""
+
+import asyncio
+import contextlib
+import json
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import websockets
+from tests.calls.webcall import Heard, WebCaller
+
+SAMPLE_RATE = 16_000
+BYTES_PER_SECOND = SAMPLE_RATE * 2
+FRAME_SECONDS = 0.04
+FRAME_BYTES = int(SAMPLE_RATE * FRAME_SECONDS) * 2
+LATE_AFTER = 0.1
+STALL_AFTER = 0.3
+HANGUP_TIMEOUT = 15.0
+
+
+@dataclass
+class Playback:
+    """Lateness of the agent's audio frames, as a player started at each burst's first frame would see it."""
+
+    frames: int = 0
+    late: int = 0
+    stalls: int = 0
+    bursts: int = 0
+    worst_s: float = 0.0
+    _start: float = 0.0
+    _queued_s: float = 0.0
+    _stopped: bool = True  # no burst yet, or the agent said it stopped since the last frame
+
+    def heard(self, at: float, size: int) -> None:
+        lateness = at - (self._start + self._queued_s)
+        if self._stopped:
+            self.bursts += 1
+            self._start, self._queued_s, self._stopped = at, 0.0, False
+        else:
+            self.worst_s = max(self.worst_s, lateness)
+            if lateness > LATE_AFTER:
+                self.late += 1
+            if lateness > STALL_AFTER:
+                self.stalls += 1
+                self._start, self._queued_s = at, 0.0
+        self.frames += 1
+        self._queued_s += size / BYTES_PER_SECOND
+
+    def agent_stopped(self) -> None:
+        self._stopped = True
+
+
+@dataclass
+class DensityCaller(WebCaller):
+    """A `WebCaller` with 40 ms microphone frames that times the agent's audio as it arrives."""
+
+    playback: Playback = field(default_factory=Playback)
+
+    async def _microphone(self) -> None:
+        silence = bytes(FRAME_BYTES)
+        next_at = time.monotonic()
+        pending = b""
+        done: asyncio.Event | None = None
+        while True:
+            if not pending and done is not None:
+                done.set()
+                done = None
+            if not pending and not self._speech.empty():
+                pending, done = self._speech.get_nowait()
+            if pending:
+                frame, pending = pending[:FRAME_BYTES], pending[FRAME_BYTES:]
+                frame = frame.ljust(FRAME_BYTES, b"\0")
+            else:
+                frame = silence
+            try:
+                await self.connection.send(frame)
+            except websockets.ConnectionClosed:
+                if done is not None:
+                    done.set()
+                return
+            next_at += FRAME_SECONDS
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+
+    async def _ears(self) -> None:
+        try:
+            async for message in self.connection:
+                now = time.monotonic()
+                if isinstance(message, bytes):
+                    self.audio.append(Heard(now, len(message)))
+                    self.playback.heard(now, len(message))
+                else:
+                    event = json.loads(message)
+                    self.events.append((now, event))
+                    if event.get("type") == "agent.stopped":
+                        self.playback.agent_stopped()
+                    self._changed.set()
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.closed.set()
+            self._changed.set()
+
+
+@asynccontextmanager
+async def density_call(url: str) -> AsyncIterator[DensityCaller]:
+    async with websockets.connect(url, max_size=None, open_timeout=30) as connection:
+        caller = DensityCaller(connection)
+        tasks = [asyncio.create_task(caller._microphone()), asyncio.create_task(caller._ears())]
+        try:
+            yield caller
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+
+@dataclass
+class CallerResult:
+    frames: int = 0
+    late: int = 0
+    stalls: int = 0
+    bursts: int = 0
+    worst_ms: float = 0.0
+    turns: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+async def ask_until(
+    caller: DensityCaller, question: bytes, pause: float, answer_timeout: float, result: CallerResult
+) -> None:
+    """Ask and hear the answer, turn after turn, until cancelled."""
+    while True:
+        await asyncio.sleep(pause)
+        asked = await caller.say(question)
+        try:
+            await caller.wait_for("agent.speaking", within=answer_timeout, after=asked)
+            speaking = caller.event_time("agent.speaking", after=asked)
+            await caller.wait_for("agent.stopped", within=answer_timeout + 30, after=speaking)
+        except AssertionError:
+            result.errors.append(f"no answer within {answer_timeout:g} s")
+            return
+        heard = caller.audio_after(asked)
+        if heard:
+            result.latencies_ms.append((heard[0].at - asked) * 1000)
+        result.turns += 1
+
+
+async def run_caller(
+    spec: dict[str, Any], question: bytes, end_at: float, pause: float, answer_timeout: float
+) -> CallerResult:
+    result = CallerResult()
+    await asyncio.sleep(max(0.0, spec["start_at"] - time.time()))
+    try:
+        async with density_call(spec["url"]) as caller:
+            try:
+                await caller.wait_for("call.started", within=answer_timeout)
+                await caller.wait_for("agent.stopped", within=answer_timeout + 30)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        ask_until(caller, question, pause, answer_timeout, result), max(0.0, end_at - time.time())
+                    )
+                if not caller.closed.is_set():
+                    await caller.connection.send('{"type": "hangup"}')
+                    await caller.wait_for("call.ended", within=HANGUP_TIMEOUT)
+            except AssertionError as error:
+                result.errors.append(str(error)[:200])
+            for _, event in caller.events:
+                if event.get("type") == "error":
+                    result.errors.append(f"error event: {event.get('message')}")
+                elif event.get("type") == "call.ended" and event.get("reason") != "caller_hangup":
+                    result.errors.append(f"call ended: {event.get('reason')}")
+            playback = caller.playback
+    except (OSError, websockets.WebSocketException, TimeoutError) as error:
+        result.errors.append(f"{type(error).__name__}: {error}"[:200])
+        return result
+    result.frames, result.late, result.stalls = playback.frames, playback.late, playback.stalls
+    result.bursts, result.worst_ms = playback.bursts, max(0.0, playback.worst_s * 1000)
+    return result
+
+
+async def run(config: dict[str, Any], question: bytes) -> list[CallerResult]:
+    return await asyncio.gather(
+        *(
+            run_caller(spec, question, config["end_at"], config["pause"], config["answer_timeout"])
+            for spec in config["calls"]
+        )
+    )
+
+
+def main() -> None:
+    config = json.loads(sys.stdin.read())
+    question = Path(config["question"]).read_bytes()
+    try:
+        import uvloop
+    except ImportError:
+        results = asyncio.run(run(config, question))
+    else:
+        results = uvloop.run(run(config, question))
+    json.dump({"callers": [asdict(result) for result in results]}, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

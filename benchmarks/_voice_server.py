@@ -1,0 +1,152 @@
+"""The platform as `benchmarks.voice` serves it: `create_app` under uvicorn, in a process of its own.
+
+    python -m benchmarks._voice_server --port P --data-dir D --database-url URL [--stand-ins QUESTION] [--log-level L]
+
+The database is the benchmark's embedded PostgreSQL (already migrated); the app's lifespan runs the job worker, as
+`vocalis serve` does. With `--stand-ins`, every call gets instant stand-in speech services in place of Whisper and
+Piper, so a density run measures only the platform's own work (transport, VAD, turn detection, pipeline, retrieval,
+the extractive responder, call records):
+
+- `InstantSTT` transcribes every caller segment, at once, as QUESTION;
+- `ToneTTS` speaks every sentence, at once, as `ANSWER_SECONDS` of a quiet tone, in 40 ms frames carrying the same
+  `spoken_sentence` metadata as Piper's (the call recorder reads it);
+- the thinker is the real `ExtractiveResponder`.
+"""
+
+import argparse
+import math
+import uuid
+from collections.abc import AsyncGenerator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import uvicorn
+from pipecat.frames.frames import Frame, TranscriptionFrame, TTSAudioRawFrame
+from pipecat.services.settings import STTSettings, TTSSettings
+from pipecat.services.stt_service import SegmentedSTTService
+from pipecat.services.tts_service import TTSService
+from pipecat.transcriptions.language import Language
+from pipecat.utils.time import time_now_iso8601
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vocalis.agents.schemas import AgentRead
+from vocalis.app import create_app
+from vocalis.config import Settings
+from vocalis.kit.logging import configure_logging
+from vocalis.voice.pipeline import SAMPLE_RATE, CallServices
+from vocalis.voice.providers.speech import TTS_FRAME_SECONDS, resample_pcm16, spoken_sentence
+from vocalis.voice.responder import ExtractiveResponder
+from vocalis.voice.services import ServicesFactory
+
+HOST = "127.0.0.1"
+SECRET_KEY = "benchmark-signing-key-" + "x" * 32
+ANSWER_SECONDS = 2.5
+TONE_HZ = 440.0
+TONE_AMPLITUDE = 0.1
+
+
+def tone(seconds: float = ANSWER_SECONDS, rate: int = SAMPLE_RATE) -> bytes:
+    """A quiet sine tone with 10 ms fades, as 16-bit mono PCM."""
+    count = int(seconds * rate)
+    samples = np.sin(2 * math.pi * TONE_HZ * np.arange(count) / rate) * TONE_AMPLITUDE
+    fade = min(count // 2, rate // 100)
+    if fade:
+        ramp = np.linspace(0.0, 1.0, fade)
+        samples[:fade] *= ramp
+        samples[-fade:] *= ramp[::-1]
+    pcm: bytes = (samples * 32767).astype(np.int16).tobytes()
+    return pcm
+
+
+class InstantSTT(SegmentedSTTService):
+    """Transcribes every VAD-delimited segment as the same question, at once. `audio_seconds` as Whisper's."""
+
+    def __init__(self, question: str, **kwargs: Any) -> None:
+        kwargs.setdefault("ttfs_p99_latency", 0.05)
+        super().__init__(settings=STTSettings(model="stand-in", language="en"), **kwargs)
+        self._question = question
+        self.audio_seconds = 0.0
+
+    @property
+    def wants_wav_segments(self) -> bool:
+        return False
+
+    async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame | None, None]:
+        if not audio:
+            return
+        self.audio_seconds += len(audio) / (2 * (self.sample_rate or SAMPLE_RATE))
+        yield TranscriptionFrame(self._question, self._user_id, time_now_iso8601(), Language.EN)
+
+
+class ToneTTS(TTSService):
+    """Speaks every sentence, at once, as the same pre-made audio, framed like `PiperTTS`. `characters` as Piper's."""
+
+    def __init__(self, pcm: bytes, **kwargs: Any) -> None:
+        super().__init__(
+            push_start_frame=True,
+            push_stop_frames=True,
+            settings=TTSSettings(model=None, voice="stand-in", language=None),
+            **kwargs,
+        )
+        self._pcm = pcm
+        self.characters = 0
+
+    def can_generate_metrics(self) -> bool:
+        return True
+
+    async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
+        self.characters += len(text)
+        await self.start_tts_usage_metrics(text)
+        await self.stop_ttfb_metrics()
+        rate = self.sample_rate or SAMPLE_RATE
+        audio = resample_pcm16(self._pcm, SAMPLE_RATE, rate)
+        step = int(rate * TTS_FRAME_SECONDS) * 2
+        sentence = spoken_sentence(text, len(audio))
+        for offset in range(0, len(audio), step):
+            frame = TTSAudioRawFrame(audio[offset : offset + step], rate, 1, context_id=context_id)
+            frame.metadata.update(sentence)
+            yield frame
+
+
+def stand_in_services(question: str, answer: bytes) -> ServicesFactory:
+    """The app's call-services factory with the stand-ins (the agent's own STT and TTS settings are ignored)."""
+
+    async def services(
+        _session: AsyncSession, _settings: Settings, _tenant: uuid.UUID, _agent: AgentRead
+    ) -> CallServices:
+        return CallServices(stt=InstantSTT(question), tts=ToneTTS(answer), thinker=ExtractiveResponder())
+
+    return services
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks._voice_server", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--stand-ins", metavar="QUESTION", help="instant stand-in STT (hearing QUESTION) and TTS")
+    parser.add_argument("--log-level", default="INFO")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    settings = Settings(
+        data_dir=args.data_dir,
+        database_url=args.database_url,
+        secret_key=SECRET_KEY,
+        redis_url=None,
+        log_level=args.log_level,
+        # The stand-in server never uses Whisper or Piper: nothing to load.
+        preload_voice_models=args.stand_ins is None,
+    )
+    configure_logging(settings.log_level, json=False, log_dir=None)
+    app = create_app(settings)
+    if args.stand_ins is not None:
+        app.state.call_services = stand_in_services(args.stand_ins, tone())
+    uvicorn.run(app, host=HOST, port=args.port, log_config=None)
+
+
+if __name__ == "__main__":
+    main()

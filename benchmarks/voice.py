@@ -1,0 +1,688 @@
+"""Voice benchmark: voice-to-voice latency on the offline stack, and how many concurrent calls one server carries.
+
+    python -m benchmarks.voice [--turns N] [--levels 10,20,...] [--seconds S] [--quick] [--log-level L]
+
+Everything runs for real: an embedded PostgreSQL in a temporary directory (migrated), the platform served by uvicorn
+in a process of its own (`benchmarks._voice_server`: `create_app` with its lifespan and job worker, as `vocalis serve`
+runs it), a tenant registered through the API, a knowledge base holding a shop's FAQ (ingested by the server's
+worker), agents over it, and web calls over the call WebSocket. The tenant is moved to the "enterprise" plan (no
+concurrent-call limit; the free plan allows 3) with `billing.change_plan`, on the database directly.
+
+1. Latency: one web call per Whisper model (the agent's `stt.model`: base, then tiny.en), the default offline agent
+   otherwise (Silero VAD, Smart Turn v3, extractive responder, Piper). A `WebCaller` in this process asks `--turns`
+   varied questions (spoken by Piper, silence trimmed, streamed in real time in 20 ms frames) after one warm-up
+   question, waiting for each answer to end. Client latency: the last frame of the question sent -> the first agent
+   audio frame received. The call's record (GET /api/v1/calls/{id}) gives the server's breakdown of each turn.
+2. Density: the server restarted with instant stand-in STT and TTS (see `benchmarks._voice_server`), so only the
+   platform's own work is measured: transport, VAD, turn detection, pipeline, retrieval, responder, call records.
+   At each level, N web calls are opened (one every 0.1-0.25 s) by callers in client processes
+   (`benchmarks._voice_client`, 40 calls a process); each hears the greeting, then asks a question and hears the
+   answer again and again for `--seconds`, then hangs up. A received agent audio frame is late when it arrives more
+   than 100 ms after a player would need it. Levels stop at the first with > 1% late frames or any error.
+
+Goals (from the issue): p50 under 800 ms on a 2-core machine; at least 50 concurrent calls with < 1% late frames.
+"""
+
+import argparse
+import asyncio
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from contextlib import AsyncExitStack, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+import numpy as np
+import psutil
+from tests.calls.webcall import WebCaller, web_call
+from tests.voice.speech import caller_audio, stop_session_piper_server
+
+from benchmarks.api import (
+    HOST,
+    CpuMeter,
+    Server,
+    free_port,
+    implementations,
+    load_average,
+    stop_postgres,
+    temporary_dir,
+    wait_until_ready,
+)
+from vocalis.billing import service as billing
+from vocalis.database import migrate
+from vocalis.kit.db import Database
+from vocalis.kit.embedded_postgres import EmbeddedPostgres
+from vocalis.voice.responder import FALLBACK, NOT_HEARD
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_RATE = 16_000
+LATENCY_GOAL_MS = 800.0
+DENSITY_GOAL = 50
+LATE_GOAL_PERCENT = 1.0
+STT_MODELS = ("base", "tiny.en")
+CALLS_PER_CLIENT = 40
+RAMP_SECONDS = 5.0  # the longest a level takes to open its calls
+SETTLE_SECONDS = 4.0  # after the last call opened (its greeting), before CPU is measured
+PAUSE_SECONDS = 0.6  # between hearing an answer and the next question
+ANSWER_TIMEOUT = 20.0
+STOP_TIMEOUT = 20.0
+TRIM_THRESHOLD = 400  # |sample| above this (about -38 dBFS) is speech
+WARMUP_SECONDS = 10.0
+
+EMAIL = "voice-bench@example.com"
+PASSWORD = "voice-bench-password-123"
+
+SHOP_FAQ = """Opening hours. We are open Monday to Friday from 9 am to 6 pm, and on Saturday from 10 am to 4 pm.
+We are closed on Sundays and on public holidays.
+
+Returns. You can return any item within 30 days of purchase with its receipt for a full refund.
+
+Delivery. Standard delivery takes three to five working days and costs four pounds ninety nine.
+Orders over fifty pounds are delivered free of charge. Express delivery arrives the next working day.
+Our couriers deliver between 8 am and 8 pm. You can track your parcel with the link in your confirmation email.
+If you are not at home, the courier leaves a card and tries again the next day.
+After three attempts the parcel comes back to our store, where you can collect it within two weeks."""
+
+WARMUP_QUESTION = "Hello, can you hear me?"
+QUESTIONS = (
+    "What time do you open on Saturday?",
+    "Are you open on Sundays?",
+    "Can I return an item I bought last week?",
+    "How long does standard delivery take?",
+    "Is delivery free for large orders?",
+    "Do you have express delivery?",
+    "What time do the couriers deliver?",
+    "How can I track my parcel?",
+    "Where can I collect a parcel that came back?",
+    "Are you open on public holidays?",
+    "When do you close on weekdays?",
+    "Do I need a receipt for a refund?",
+    "How much is delivery for orders over fifty pounds?",
+    "When does express delivery arrive?",
+    "How long can I collect my parcel from the store?",
+    "What time do you close on Saturday?",
+    "Can I get a full refund?",
+    "How long do I have to return something?",
+    "Do you have a car park?",
+    "What are your opening hours on Friday?",
+    "How much does standard delivery cost?",
+    "What happens after three delivery attempts?",
+    "Do you deliver in the evening?",
+    "Can I pay with a gift card?",
+)
+DENSITY_QUESTION = "Do you have express delivery?"
+
+
+# Results
+
+
+@dataclass
+class LatencyRun:
+    model: str
+    client_ms: list[float]  # one per answered measured turn
+    server: list[dict[str, int]]  # the record's latency of each answered measured turn
+    asked: int
+    from_faq: int  # answers taken from the FAQ (not the fallback or "didn't catch that")
+    warm_ms: float | None  # the warm-up turn's client latency
+
+    def stage(self, name: str) -> float | None:
+        values = [latency[name] for latency in self.server if name in latency]
+        return statistics.median(values) if values else None
+
+
+@dataclass
+class Level:
+    calls: int
+    processes: int
+    callers: list[dict[str, Any]]
+    record_errors: list[str]
+    window_s: float
+    server_cpu_s: float
+    db_cpu_s: float
+    rss_bytes: int
+
+    def total(self, name: str) -> int:
+        return int(sum(caller[name] for caller in self.callers))
+
+    @property
+    def late_percent(self) -> float:
+        frames = self.total("frames")
+        return 100 * self.total("late") / frames if frames else 100.0
+
+    @property
+    def errors(self) -> list[str]:
+        return [error for caller in self.callers for error in caller["errors"]] + self.record_errors
+
+    @property
+    def latencies(self) -> list[float]:
+        return [value for caller in self.callers for value in caller["latencies_ms"]]
+
+    @property
+    def worst_ms(self) -> float:
+        return max((caller["worst_ms"] for caller in self.callers), default=0.0)
+
+    @property
+    def passed(self) -> bool:
+        return self.late_percent < LATE_GOAL_PERCENT and not self.errors
+
+    def cpu_percent(self, seconds: float) -> float:
+        """CPU over the measured window, as % of one core."""
+        return 100 * seconds / self.window_s if self.window_s else 0.0
+
+
+@dataclass
+class Results:
+    machine: list[str] = field(default_factory=list)
+    latency: list[LatencyRun] = field(default_factory=list)
+    question_seconds: tuple[float, float] = (0.0, 0.0)
+    density: list[Level] = field(default_factory=list)
+    density_question_s: float = 0.0
+
+
+# Arguments, machine
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.voice", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--turns", type=int, default=20, help="measured questions per latency call")
+    parser.add_argument("--levels", default="10,20,30,40,50,60,80", help="concurrent calls tried, comma-separated")
+    parser.add_argument("--seconds", type=float, default=30.0, help="seconds each density level runs (all calls up)")
+    parser.add_argument("--quick", action="store_true", help="a smoke-sized run: 2 turns, one level of 3 calls, 10 s")
+    parser.add_argument("--log-level", default="INFO", help="log level of the platform (its default: INFO)")
+    args = parser.parse_args(argv)
+    try:
+        args.levels = sorted({int(level) for level in args.levels.split(",") if level.strip()})
+    except ValueError:
+        parser.error("--levels must be comma-separated numbers")
+    if args.quick:
+        args.turns, args.levels, args.seconds = 2, [3], 10.0
+    if args.turns < 1 or not args.levels or args.levels[0] < 1 or args.seconds <= SETTLE_SECONDS:
+        parser.error(f"--turns and every level must be >= 1, --seconds > {SETTLE_SECONDS:g}")
+    return args
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def describe_machine() -> list[str]:
+    return [
+        f"Vocalis voice benchmark on {os.cpu_count()} CPUs ({cpu_model()}; {platform.machine()}, {platform.system()} "
+        f"{platform.release()}), {psutil.virtual_memory().total / 2**30:.1f} GiB RAM, Python "
+        f"{platform.python_version()}, Pipecat {importlib.metadata.version('pipecat-ai')}, {implementations()}",
+        f"Load average (1, 5, 15 min) before: {load_average()}",
+    ]
+
+
+def percentile(values: Sequence[float], share: float) -> float | None:
+    """Nearest-rank percentile (None of nothing)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
+
+
+def median(values: Sequence[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def trim_silence(pcm: bytes) -> bytes:
+    """The speech of `pcm`, from 50 ms before its first loud sample to its last: "sent" then means "said"."""
+    samples = np.frombuffer(pcm, dtype=np.int16)
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > TRIM_THRESHOLD)
+    if loud.size == 0:
+        return pcm
+    start = max(0, int(loud[0]) - SAMPLE_RATE // 20)
+    return samples[start : int(loud[-1]) + 1].tobytes()
+
+
+def seconds_of(pcm: bytes) -> float:
+    return len(pcm) / (2 * SAMPLE_RATE)
+
+
+# Processes
+
+
+def benchmark_env() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if not name.startswith("VOCALIS_")}
+
+
+def start_server(work: Path, url: str, log_level: str, stand_ins: str | None) -> Server:
+    port = free_port()
+    command = [sys.executable, "-m", "benchmarks._voice_server", "--port", str(port), "--data-dir", str(work / "data")]
+    command += ["--database-url", url, "--log-level", log_level]
+    name = "voice-server"
+    if stand_ins is not None:
+        command += ["--stand-ins", stand_ins]
+        name = "voice-server-stand-ins"
+    log_path = work / f"{name}.log"
+    with log_path.open("wb") as log:  # the child keeps its own descriptor
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=benchmark_env(), stdout=log, stderr=subprocess.STDOUT)
+    return Server(name, process, port, log_path)
+
+
+def stop_server(server: Server) -> None:
+    """SIGTERM (uvicorn shuts down; the lifespan stops the Piper child), SIGKILL when that takes too long; then any
+    child left (Piper, a parse process) is killed too."""
+    try:
+        children = psutil.Process(server.process.pid).children(recursive=True)
+    except psutil.Error:
+        children = []
+    if server.process.poll() is None:
+        server.process.send_signal(signal.SIGTERM)
+        try:
+            server.process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+    for child in children:
+        with suppress(psutil.Error):
+            child.kill()
+            child.wait(5)
+
+
+# The API
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient
+    headers: dict[str, str] = field(default_factory=dict)
+
+    async def call(self, method: str, path: str, expect: int = 200, **kwargs: Any) -> Any:
+        response = await self.client.request(method, path, headers=self.headers, **kwargs)
+        if response.status_code != expect:
+            raise RuntimeError(f"{method} {path} answered {response.status_code}: {response.text[:500]}")
+        return response.json() if response.content else None
+
+    async def login(self) -> None:
+        self.headers = {}
+        body = await self.call("POST", "/api/v1/auth/login", json={"email": EMAIL, "password": PASSWORD})
+        self.headers = {"Authorization": f"Bearer {body['access_token']}"}
+
+
+async def sign_up(api: Api) -> uuid.UUID:
+    """Register the benchmark tenant and log its owner in; returns the tenant's id."""
+    payload = {"email": EMAIL, "username": "voice_bench", "password": PASSWORD, "tenant_name": "Voice benchmark"}
+    body = await api.call("POST", "/api/v1/auth/register", 201, json=payload)
+    await api.login()
+    return uuid.UUID(body["tenant"]["id"])
+
+
+async def move_to_enterprise(url: str, tenant_id: uuid.UUID) -> None:
+    """The free plan allows 3 concurrent calls; "enterprise" has no limit (plan changes are for platform admins, so
+    this goes to the database, through the billing service)."""
+    database = Database.connect(url, pool_size=1)
+    try:
+        async with database.transaction() as session:
+            await billing.change_plan(session, tenant_id, "enterprise")
+    finally:
+        await database.dispose()
+
+
+async def make_knowledge(api: Api) -> str:
+    base = await api.call("POST", "/api/v1/knowledge/bases", 201, json={"name": "Shop"})
+    document = await api.call(
+        "POST", f"/api/v1/knowledge/bases/{base['id']}/documents", 202, json={"title": "FAQ", "text": SHOP_FAQ}
+    )
+    deadline = time.monotonic() + 180
+    while (status := (await api.call("GET", f"/api/v1/knowledge/documents/{document['id']}"))["status"]) != "ready":
+        if status == "failed" or time.monotonic() > deadline:
+            raise RuntimeError(f"The FAQ was not ingested (status {status})")
+        await asyncio.sleep(0.2)
+    base_id: str = base["id"]
+    return base_id
+
+
+async def make_agent(api: Api, base_id: str, name: str, **settings: Any) -> str:
+    agent = await api.call(
+        "POST", "/api/v1/agents", 201, json={"name": name, "knowledge_base_ids": [base_id], **settings}
+    )
+    agent_id: str = agent["id"]
+    return agent_id
+
+
+async def start_call(api: Api, agent_id: str) -> tuple[str, str]:
+    created = await api.call("POST", f"/api/v1/agents/{agent_id}/web-calls", 201)
+    return created["call_id"], created["websocket_url"]
+
+
+async def finished(api: Api, call_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while True:
+        record: dict[str, Any] = await api.call("GET", f"/api/v1/calls/{call_id}")
+        if record["status"] not in ("queued", "in_progress"):
+            return record
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"call {call_id} not finished: {record['status']}")
+        await asyncio.sleep(0.2)
+
+
+async def records_since(api: Api, agent_id: str, since: datetime) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        params: dict[str, Any] = {"agent_id": agent_id, "since": since.isoformat(), "page": page, "page_size": 100}
+        body = await api.call("GET", "/api/v1/calls", params=params)
+        records += body["items"]
+        if page >= body["pages"]:
+            return records
+        page += 1
+
+
+async def wait_idle(api: Api, within: float = 60.0) -> None:
+    """Until no call is in progress (each finishes its record as it ends)."""
+    deadline = time.monotonic() + within
+    while (await api.call("GET", "/api/v1/calls", params={"status": "in_progress", "page_size": 1}))["total"]:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"calls still in progress {within:.0f} s after their callers hung up")
+        await asyncio.sleep(0.5)
+
+
+# 1. Latency
+
+
+async def hear_answer(caller: WebCaller, asked: float) -> float | None:
+    """The client latency of the answer to a question finished at `asked` (ms), once the answer has ended."""
+    try:
+        await caller.wait_for("agent.speaking", within=ANSWER_TIMEOUT, after=asked)
+        speaking = caller.event_time("agent.speaking", after=asked)
+        await caller.wait_for("agent.stopped", within=60, after=speaking)
+    except AssertionError:
+        if caller.closed.is_set():
+            raise RuntimeError(f"the call ended: {[m for _, m in caller.events][-3:]}") from None
+        return None
+    heard = caller.audio_after(asked)
+    return (heard[0].at - asked) * 1000 if heard else None
+
+
+async def latency_call(api: Api, agent_id: str, model: str, warmup: bytes, questions: list[bytes]) -> LatencyRun:
+    call_id, url = await start_call(api, agent_id)
+    client_ms: list[float] = []
+    async with web_call(url) as caller:
+        await caller.wait_for("call.started", within=30)
+        await caller.wait_for("agent.stopped", within=120)  # the greeting (the first call may wait for the models)
+        await asyncio.sleep(PAUSE_SECONDS)
+        warm_ms = await hear_answer(caller, await caller.say(warmup))
+        for question in questions:
+            await asyncio.sleep(PAUSE_SECONDS)
+            latency = await hear_answer(caller, await caller.say(question))
+            if latency is not None:
+                client_ms.append(latency)
+        await caller.connection.send('{"type": "hangup"}')
+        await caller.wait_for("call.ended", within=30)
+    record = await finished(api, call_id)
+    if record["status"] != "completed":
+        raise RuntimeError(f"the {model} call ended {record['status']}: {record['end_reason']} {record['error']}")
+    answers = [turn for turn in record["turns"] if turn["role"] == "agent"][1:]  # after the greeting
+    if warm_ms is not None:
+        answers = answers[1:]
+    server = [
+        {name: value for name, value in turn["latency"].items() if value is not None}
+        for turn in answers
+        if turn["latency"] is not None
+    ]
+    from_faq = sum(not turn["text"].startswith((FALLBACK[:30], NOT_HEARD[:20])) for turn in answers)
+    return LatencyRun(model, client_ms, server, len(questions), from_faq, warm_ms)
+
+
+# 2. Density
+
+
+async def run_level(
+    api: Api, agent_id: str, calls: int, seconds: float, question: Path, server: Server, meter: CpuMeter
+) -> Level:
+    await wait_idle(api)
+    await api.login()  # access tokens last 15 minutes
+    since = datetime.now(UTC)
+    opened: list[tuple[str, str]] = []
+    for start in range(0, calls, 10):
+        opened += await asyncio.gather(*(start_call(api, agent_id) for _ in range(start, min(calls, start + 10))))
+    processes = math.ceil(calls / CALLS_PER_CLIENT)
+    step = min(0.25, RAMP_SECONDS / calls)
+    first = time.time() + 1.5 + 0.5 * processes  # the client processes start meanwhile
+    ramp_end = first + calls * step
+    end_at = ramp_end + seconds
+    specs = [{"url": url, "start_at": first + index * step} for index, (_, url) in enumerate(opened)]
+    configs = [
+        {"calls": specs[index::processes], "question": str(question), "end_at": end_at}
+        | {"pause": PAUSE_SECONDS, "answer_timeout": ANSWER_TIMEOUT}
+        for index in range(processes)
+    ]
+    clients = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "benchmarks._voice_client",
+            cwd=REPO_ROOT,
+            env=benchmark_env(),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in configs
+    ]
+    try:
+        outputs = asyncio.gather(
+            *(client.communicate(json.dumps(config).encode()) for client, config in zip(clients, configs, strict=True))
+        )
+        server_process = psutil.Process(server.process.pid)
+        rss = 0
+
+        async def until(moment: float) -> None:
+            nonlocal rss
+            while (left := moment - time.time()) > 0:
+                rss = max(rss, server_process.memory_info().rss)
+                await asyncio.sleep(min(0.5, left))
+
+        await until(ramp_end + SETTLE_SECONDS)
+        before, started = meter.sample(), time.monotonic()
+        await until(end_at)
+        after, window = meter.sample(), time.monotonic() - started
+        done = await asyncio.wait_for(outputs, timeout=ANSWER_TIMEOUT + 120)
+    finally:
+        for client in clients:
+            if client.returncode is None:
+                client.kill()
+                await client.wait()
+    callers: list[dict[str, Any]] = []
+    for client, (stdout, stderr) in zip(clients, done, strict=True):
+        if client.returncode != 0:
+            raise RuntimeError(f"A client process failed ({client.returncode}):\n{stderr.decode()[-3000:]}")
+        callers += json.loads(stdout)["callers"]
+    await wait_idle(api)
+    record_errors = [
+        f"record {record['status']}: {record['end_reason']} {record['error'] or ''}".strip()
+        for record in await records_since(api, agent_id, since)
+        if (record["status"], record["end_reason"]) != ("completed", "caller_hangup")
+    ]
+    server_cpu, db_cpu = CpuMeter.used(before, after)
+    return Level(calls, processes, callers, record_errors, window, server_cpu, db_cpu, rss)
+
+
+# Report
+
+
+def ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
+def report(args: argparse.Namespace, results: Results) -> str:
+    lines = [*results.machine, f"Load average after: {load_average()}"]
+    cores = os.cpu_count() or 1
+    shortest, longest = results.question_seconds
+    lines += [
+        f"Server: one uvicorn process (benchmarks._voice_server, log level {args.log_level.upper()}) on "
+        f"{HOST}, PostgreSQL embedded; the callers run in other processes on the same {cores} cores "
+        "(part 1: this one; part 2: the client processes), so they take CPU from the server and their own delays "
+        "count against it",
+        "",
+        f"1. Voice-to-voice latency, offline stack: one web call per Whisper model, {args.turns} questions each "
+        f"(+1 warm-up, not counted), {shortest:.1f}-{longest:.1f} s of Piper speech, streamed in real time",
+        f"{'stt model':<11}{'turns':>6}{'client p50':>11}{'p95':>6}{'server p50':>11}{'p95':>6}"
+        f"{'stt':>6}{'turn':>6}{'llm':>6}{'tts':>6}{'from FAQ':>10}",
+    ]
+    for run in results.latency:
+        totals = [latency["total_ms"] for latency in run.server if "total_ms" in latency]
+        stages = "".join(f"{ms(run.stage(f'{name}_ms')):>6}" for name in ("stt", "turn", "llm", "tts"))
+        answered, from_faq = f"{len(run.client_ms)}/{run.asked}", f"{run.from_faq}/{run.asked}"
+        lines.append(
+            f"{run.model:<11}{answered:>6}{ms(median(run.client_ms)):>11}{ms(percentile(run.client_ms, 0.95)):>6}"
+            f"{ms(median(totals)):>11}{ms(percentile(totals, 0.95)):>6}{stages}{from_faq:>10}"
+        )
+    lines += [
+        "ms. client: the question's last frame sent -> the first agent audio frame received (the questions' silence "
+        "trimmed, so sent = said); server: the call record's total_ms (end of speech by the VAD -> agent starts "
+        "speaking) and the medians of its stages: stt = end of speech -> final transcript (includes the VAD's 0.2 s "
+        "stop), turn = transcript -> end-of-turn decision (Smart Turn), llm = -> first reply text (retrieval "
+        "included), tts = -> first synthesised audio. turns: answered / asked; from FAQ: answers that were not the "
+        "responder's fallback or \"didn't catch that\".",
+        "Warm-up turns (ms, client): " + ", ".join(f"{run.model} {ms(run.warm_ms)}" for run in results.latency),
+    ]
+
+    # 2. Density
+    lines += [
+        "",
+        f"2. Density: concurrent web calls with instant stand-in STT and TTS (real transport, Silero VAD, Smart Turn, "
+        f"pipeline, retrieval, extractive responder, call records), {args.seconds:g} s with all calls up",
+        f'   each caller: greeting, then "{DENSITY_QUESTION}" ({results.density_question_s:.1f} s of Piper speech, '
+        f"40 ms frames) -> a {2.5:g} s answer, again and again; {CALLS_PER_CLIENT} callers per client process",
+        f"{'calls':>5}{'clients':>8}{'turns':>7}{'turn p50':>9}{'frames':>8}{'late %':>8}{'stalls':>7}"
+        f"{'worst ms':>9}{'errors':>7}{'server CPU':>11}{'per call':>9}{'RSS MB':>8}{'db CPU':>8}",
+    ]
+    for level in results.density:
+        latencies, server_cpu = level.latencies, level.cpu_percent(level.server_cpu_s)
+        lines.append(
+            f"{level.calls:>5}{level.processes:>8}{len(latencies):>7}{ms(median(latencies)):>9}{level.total('frames'):>8}"
+            f"{level.late_percent:>8.2f}{level.total('stalls'):>7}{level.worst_ms:>9.0f}{len(level.errors):>7}"
+            f"{server_cpu:>10.0f}%{server_cpu / level.calls:>8.1f}%"
+            f"{level.rss_bytes / 2**20:>8.0f}{level.cpu_percent(level.db_cpu_s):>7.0f}%"
+        )
+    for level in results.density:
+        if level.errors:
+            shown = sorted(set(level.errors))[:5]
+            lines.append(f"   errors at {level.calls} calls ({len(level.errors)}): " + "; ".join(shown))
+    lines.append(
+        "turn p50: the question's last frame sent -> first answer audio (ms; VAD stop, Smart Turn, retrieval, "
+        "responder, instant TTS). late: an agent audio frame arriving > 100 ms after a player started at its "
+        "burst's first frame needs it; stalls: frames > 300 ms late (counted in late); worst: the latest frame. CPU: "
+        f"the server process (all threads) and PostgreSQL over the last {args.seconds - SETTLE_SECONDS:g} s, in % of "
+        "one core (per call: server / calls); RSS: the server's peak."
+    )
+    lines.append("")
+
+    # Summary
+    base = next((run for run in results.latency if run.model == "base"), results.latency[0])
+    p50 = median(base.client_ms)
+    others = "; ".join(f"{run.model} p50 {ms(median(run.client_ms))} ms" for run in results.latency if run is not base)
+    met = p50 is not None and p50 < LATENCY_GOAL_MS
+    summary = (
+        f"voice: p50 {ms(p50)} ms (goal < {LATENCY_GOAL_MS:.0f}: {verdict(met)}), "
+        f"p95 {ms(percentile(base.client_ms, 0.95))} ms (Whisper {base.model}{'; ' + others if others else ''}); "
+    )
+    passed = [level for level in results.density if level.passed]
+    if passed:
+        best = max(passed, key=lambda level: level.calls)
+        summary += (
+            f"density {best.calls} calls < {LATE_GOAL_PERCENT:g}% late (goal >= {DENSITY_GOAL}: "
+            f"{verdict(best.calls >= DENSITY_GOAL)}), "
+            f"{best.cpu_percent(best.server_cpu_s) / best.calls:.1f}% CPU per call"
+        )
+        if best is results.density[-1] and best.calls == args.levels[-1]:
+            summary += " (the highest level tried)"
+    else:
+        summary += f"density: no level < {LATE_GOAL_PERCENT:g}% late (goal >= {DENSITY_GOAL}: MISSED)"
+    lines.append(summary)
+    return "\n".join(lines)
+
+
+# Run
+
+
+async def run(args: argparse.Namespace, out: IO[str]) -> None:
+    results = Results(machine=describe_machine())
+    async with AsyncExitStack() as stack:
+        work = stack.enter_context(temporary_dir())
+
+        # The callers' speech, made before anything is measured (Piper in this process, stopped at once).
+        stack.push_async_callback(stop_session_piper_server)
+        texts = [QUESTIONS[index % len(QUESTIONS)] for index in range(args.turns)]
+        spoken = {text: trim_silence(await caller_audio(text)) for text in {WARMUP_QUESTION, DENSITY_QUESTION, *texts}}
+        await stop_session_piper_server()
+        questions = [spoken[text] for text in texts]
+        results.question_seconds = (min(map(seconds_of, questions)), max(map(seconds_of, questions)))
+        results.density_question_s = seconds_of(spoken[DENSITY_QUESTION])
+        question_file = work / "density-question.pcm"
+        question_file.write_bytes(spoken[DENSITY_QUESTION])
+
+        pgdata = work / "postgres"
+        stack.callback(stop_postgres, pgdata)  # if it outlives its handle
+        embedded = EmbeddedPostgres(pgdata)
+        stack.callback(embedded.stop)
+        url = await asyncio.to_thread(embedded.start)
+        await asyncio.to_thread(migrate, url)
+
+        # 1. Latency, on the offline stack.
+        server = start_server(work, url, args.log_level, None)
+        stack.callback(stop_server, server)
+        await asyncio.to_thread(wait_until_ready, server, "/health/ready")
+        async with httpx.AsyncClient(base_url=f"http://{HOST}:{server.port}", timeout=60) as client:
+            api = Api(client)
+            tenant_id = await sign_up(api)
+            await move_to_enterprise(url, tenant_id)
+            base_id = await make_knowledge(api)
+            for model in STT_MODELS:
+                agent_id = await make_agent(api, base_id, f"Shop ({model})", stt={"model": model})
+                results.latency.append(await latency_call(api, agent_id, model, spoken[WARMUP_QUESTION], questions))
+        await asyncio.to_thread(stop_server, server)
+
+        # 2. Density, with the stand-ins.
+        server = start_server(work, url, args.log_level, DENSITY_QUESTION)
+        stack.callback(stop_server, server)
+        await asyncio.to_thread(wait_until_ready, server, "/health/ready")
+        meter = CpuMeter(server.process.pid, pgdata)
+        async with httpx.AsyncClient(base_url=f"http://{HOST}:{server.port}", timeout=60) as client:
+            api = Api(client)
+            await api.login()
+            agent_id = await make_agent(api, base_id, "Shop (stand-ins)")
+            # Warm-up (not reported): the first call loads the embedding model, the first turn warms everything.
+            warmup = await run_level(api, agent_id, 1, WARMUP_SECONDS, question_file, server, meter)
+            if warmup.errors or not warmup.latencies:
+                raise RuntimeError(f"The density warm-up call failed: {warmup.errors or 'no answer'}")
+            for calls in args.levels:
+                level = await run_level(api, agent_id, calls, args.seconds, question_file, server, meter)
+                results.density.append(level)
+                if not level.passed:
+                    break
+        await asyncio.to_thread(stop_server, server)
+    print(report(args, results), file=out, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    asyncio.run(run(parse_args(argv), sys.stdout))
+
+
+if __name__ == "__main__":
+    main()
