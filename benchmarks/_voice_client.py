@@ -39,31 +39,48 @@ HANGUP_TIMEOUT = 15.0
 
 
 @dataclass
-class Playback:
-    """Lateness of the agent's audio frames, as a player started at each burst's first frame would see it."""
-
+class Counts:
     frames: int = 0
     late: int = 0
-    stalls: int = 0
-    bursts: int = 0
+    glitches: int = 0
     worst_s: float = 0.0
+
+
+@dataclass
+class Playback:
+    """Lateness of the agent's audio frames, as a player started at each burst's first frame would see it.
+
+    Two players are modelled. The strict one keeps to its schedule: a frame more than `LATE_AFTER` s past it is late,
+    and (as Pipecat's output transport does not catch up after a delay) so is every later frame of the burst until
+    the next burst or a stall. The other buffers `LATE_AFTER` s and, when it runs dry, waits for the frame and plays
+    on from there: each time it runs dry is a glitch (an audible gap). Frames are counted in two phases: while the
+    level's calls are still opening (before `steady_from`, time.monotonic()) and after.
+    """
+
+    steady_from: float = 0.0
+    opening: Counts = field(default_factory=Counts)
+    steady: Counts = field(default_factory=Counts)
     _start: float = 0.0
     _queued_s: float = 0.0
+    _shift_s: float = 0.0  # how long the buffering player has waited in this burst
     _stopped: bool = True  # no burst yet, or the agent said it stopped since the last frame
 
     def heard(self, at: float, size: int) -> None:
-        lateness = at - (self._start + self._queued_s)
+        counts = self.steady if at >= self.steady_from else self.opening
+        counts.frames += 1
+        due = self._start + self._queued_s
         if self._stopped:
-            self.bursts += 1
-            self._start, self._queued_s, self._stopped = at, 0.0, False
+            self._start, self._queued_s, self._shift_s, self._stopped = at, 0.0, 0.0, False
         else:
-            self.worst_s = max(self.worst_s, lateness)
+            lateness = at - due
+            counts.worst_s = max(counts.worst_s, lateness)
             if lateness > LATE_AFTER:
-                self.late += 1
+                counts.late += 1
+            if lateness > LATE_AFTER + self._shift_s:
+                counts.glitches += 1
+                self._shift_s = lateness - LATE_AFTER
             if lateness > STALL_AFTER:
-                self.stalls += 1
-                self._start, self._queued_s = at, 0.0
-        self.frames += 1
+                self._start, self._queued_s, self._shift_s = at, 0.0, 0.0
         self._queued_s += size / BYTES_PER_SECOND
 
     def agent_stopped(self) -> None:
@@ -138,11 +155,8 @@ async def density_call(url: str) -> AsyncIterator[DensityCaller]:
 
 @dataclass
 class CallerResult:
-    frames: int = 0
-    late: int = 0
-    stalls: int = 0
-    bursts: int = 0
-    worst_ms: float = 0.0
+    opening: Counts = field(default_factory=Counts)
+    steady: Counts = field(default_factory=Counts)
     turns: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -196,8 +210,7 @@ async def run_caller(
     except (OSError, websockets.WebSocketException, TimeoutError) as error:
         result.errors.append(f"{type(error).__name__}: {error}"[:200])
         return result
-    result.frames, result.late, result.stalls = playback.frames, playback.late, playback.stalls
-    result.bursts, result.worst_ms = playback.bursts, max(0.0, playback.worst_s * 1000)
+    result.opening, result.steady = playback.opening, playback.steady
     return result
 
 

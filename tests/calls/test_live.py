@@ -11,12 +11,15 @@ import time
 import uuid
 import wave
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import websockets
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.calls.webcall import WebCaller, web_call
 from tests.factories import Account, register
@@ -25,6 +28,7 @@ from tests.standins.server import serve
 from tests.voice.speech import caller_audio, stop_session_piper_server, words
 from vocalis.app import create_app
 from vocalis.config import Settings
+from vocalis.models.billing import UsageRecord
 
 SHOP_FAQ = """Opening hours. We are open Monday to Friday from 9 am to 6 pm, and on Saturday from 10 am to 4 pm.
 We are closed on Sundays and on public holidays.
@@ -299,3 +303,39 @@ async def test_llm_provider_failure_ends_the_call_cleanly(api: httpx.AsyncClient
         assert ended["reason"] == "provider_error"
         record = await finished(api, owner, call["call_id"])
         assert record["status"] == "failed" and "500" in record["error"]
+
+
+async def test_call_reaching_its_max_duration_ends_politely(api: httpx.AsyncClient, owner: Account) -> None:
+    agent = await make_agent(api, owner, limits={"max_duration_seconds": 10})
+    call = await start_call(api, owner, agent)
+    async with web_call(call["websocket_url"]) as caller:
+        ended = await caller.wait_for("call.ended", within=40)
+    assert ended["reason"] == "max_duration"
+    assert any("time limit" in text for text in caller.transcript("agent"))
+    record = await finished(api, owner, call["call_id"])
+    assert record["status"] == "completed" and 10_000 <= record["duration_ms"] < 25_000
+
+
+async def test_call_ends_when_the_tenant_runs_out_of_minutes(
+    api: httpx.AsyncClient, owner: Account, engine: AsyncEngine
+) -> None:
+    agent = await make_agent(api, owner)
+    statistics = (await api.get(f"/api/v1/tenants/{owner.tenant_id}/statistics", headers=owner.headers)).json()
+    allowed_seconds = statistics["usage"]["call_minutes"]["limit"] * 60
+    async with engine.begin() as connection:  # the server sees only committed usage
+        await connection.execute(
+            insert(UsageRecord).values(
+                id=uuid.uuid4(),
+                tenant_id=owner.tenant_id,
+                metric="call_seconds",
+                quantity=allowed_seconds - 8,
+                recorded_at=datetime.now(UTC),
+            )
+        )
+    call = await start_call(api, owner, agent)
+    async with web_call(call["websocket_url"]) as caller:
+        ended = await caller.wait_for("call.ended", within=40)
+    assert ended["reason"] == "minutes_exhausted"
+    await finished(api, owner, call["call_id"])
+    refused = await api.post(f"/api/v1/agents/{agent['id']}/web-calls", headers=owner.headers)
+    assert refused.status_code == 402 and refused.json()["error"]["code"] == "quota_exceeded"
