@@ -1,18 +1,19 @@
 """Web callers for the density part of `benchmarks.voice`, many per process: `python -m benchmarks._voice_client`.
 
 Reads its work from stdin as JSON: `{"calls": [{"url": ..., "start_at": unix time}, ...], "question": PCM file,
-"end_at": unix time, "pause": s, "answer_timeout": s}`; writes one result per call to stdout as JSON.
+"steady_from": unix time, "end_at": unix time, "pause": s, "answer_timeout": s}`; writes one result per call to
+stdout as JSON.
 
 Each caller is a `tests.calls.webcall.WebCaller` with 40 ms microphone frames (half the sends of a browser's 20 ms,
 to keep the client cheap on a machine it shares with the server). It opens its call at `start_at`, hears the
 greeting, then asks the question (16 kHz PCM, streamed in real time) and waits for the whole answer, again and
 again, until `end_at`, when it hangs up.
 
-Every agent audio frame is timed on arrival against when a player would need it: a burst of speech starts with its
-first frame, and frame n of a burst is due at that frame's arrival + the duration of frames 0..n-1. A frame more
-than `LATE_AFTER` s past its due time is late (the caller's player would have run dry). A burst ends when the server
-says the agent stopped (`agent.stopped`); a frame more than `STALL_AFTER` s late without that is a stall: counted
-late, and the burst starts again from it (so one stall is not counted again on every later frame).
+Every agent audio frame is timed on arrival against when a player would need it (see `Playback`): a burst of speech
+starts with its first frame, and frame n of a burst is due at that frame's arrival + the duration of frames 0..n-1.
+A frame more than `LATE_AFTER` s past its due time is late. A burst ends when the server says the agent stopped
+(`agent.stopped`); a frame more than `STALL_AFTER` s late without that is a stall: counted late, and the burst starts
+again from it.
 """
 
 import asyncio
@@ -139,9 +140,10 @@ class DensityCaller(WebCaller):
 
 
 @asynccontextmanager
-async def density_call(url: str) -> AsyncIterator[DensityCaller]:
+async def density_call(url: str, steady_from: float = 0.0) -> AsyncIterator[DensityCaller]:
+    """A call's WebSocket with a `DensityCaller` on it; `steady_from` as in `Playback` (unix time)."""
     async with websockets.connect(url, max_size=None, open_timeout=30) as connection:
-        caller = DensityCaller(connection)
+        caller = DensityCaller(connection, playback=Playback(time.monotonic() + steady_from - time.time()))
         tasks = [asyncio.create_task(caller._microphone()), asyncio.create_task(caller._ears())]
         try:
             yield caller
@@ -182,13 +184,12 @@ async def ask_until(
         result.turns += 1
 
 
-async def run_caller(
-    spec: dict[str, Any], question: bytes, end_at: float, pause: float, answer_timeout: float
-) -> CallerResult:
+async def run_caller(spec: dict[str, Any], question: bytes, config: dict[str, Any]) -> CallerResult:
+    end_at, pause, answer_timeout = config["end_at"], config["pause"], config["answer_timeout"]
     result = CallerResult()
     await asyncio.sleep(max(0.0, spec["start_at"] - time.time()))
     try:
-        async with density_call(spec["url"]) as caller:
+        async with density_call(spec["url"], config["steady_from"]) as caller:
             try:
                 await caller.wait_for("call.started", within=answer_timeout)
                 await caller.wait_for("agent.stopped", within=answer_timeout + 30)
@@ -215,12 +216,7 @@ async def run_caller(
 
 
 async def run(config: dict[str, Any], question: bytes) -> list[CallerResult]:
-    return await asyncio.gather(
-        *(
-            run_caller(spec, question, config["end_at"], config["pause"], config["answer_timeout"])
-            for spec in config["calls"]
-        )
-    )
+    return await asyncio.gather(*(run_caller(spec, question, config) for spec in config["calls"]))
 
 
 def main() -> None:

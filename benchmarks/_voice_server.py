@@ -1,6 +1,7 @@
 """The platform as `benchmarks.voice` serves it: `create_app` under uvicorn, in a process of its own.
 
-    python -m benchmarks._voice_server --port P --data-dir D --database-url URL [--stand-ins QUESTION] [--log-level L]
+    python -m benchmarks._voice_server --port P --data-dir D --database-url URL [--log-level L]
+                                       [--stand-ins QUESTION [--answer-seconds S]]
 
 The database is the benchmark's embedded PostgreSQL (already migrated); the app's lifespan runs the job worker, as
 `vocalis serve` does. With `--stand-ins`, every call gets instant stand-in speech services in place of Whisper and
@@ -8,7 +9,7 @@ Piper, so a density run measures only the platform's own work (transport, VAD, t
 the extractive responder, call records):
 
 - `InstantSTT` transcribes every caller segment, at once, as QUESTION;
-- `ToneTTS` speaks every sentence, at once, as `ANSWER_SECONDS` of a quiet tone, in 40 ms frames carrying the same
+- `ToneTTS` speaks every sentence, at once, as S seconds of a quiet tone, in 40 ms frames carrying the same
   `spoken_sentence` metadata as Piper's (the call recorder reads it);
 - the thinker is the real `ExtractiveResponder`.
 """
@@ -127,6 +128,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--stand-ins", metavar="QUESTION", help="instant stand-in STT (hearing QUESTION) and TTS")
+    parser.add_argument("--answer-seconds", type=float, default=ANSWER_SECONDS, help="the stand-in TTS's audio")
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -145,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     configure_logging(settings.log_level, json=False, log_dir=None)
     app = create_app(settings)
     if args.stand_ins is not None:
-        app.state.call_services = stand_in_services(args.stand_ins, tone())
+        app.state.call_services = stand_in_services(args.stand_ins, tone(args.answer_seconds))
     uvicorn.run(app, host=HOST, port=args.port, log_config=None)
 
 

@@ -53,9 +53,11 @@ from benchmarks.api import (
     HOST,
     CpuMeter,
     Server,
+    cpu_seconds,
     free_port,
     implementations,
     load_average,
+    postmaster_pid,
     stop_postgres,
     temporary_dir,
     wait_until_ready,
@@ -80,6 +82,7 @@ ANSWER_TIMEOUT = 20.0
 STOP_TIMEOUT = 20.0
 TRIM_THRESHOLD = 400  # |sample| above this (about -38 dBFS) is speech
 WARMUP_SECONDS = 10.0
+ANSWER_SECONDS = 2.5  # of the stand-in TTS, per sentence
 
 EMAIL = "voice-bench@example.com"
 PASSWORD = "voice-bench-password-123"
@@ -136,6 +139,7 @@ class LatencyRun:
     asked: int
     from_faq: int  # answers taken from the FAQ (not the fallback or "didn't catch that")
     warm_ms: float | None  # the warm-up turn's client latency
+    other_cpu_percent: float = 0.0  # other processes on the machine during the call, % of one core
 
     def stage(self, name: str) -> float | None:
         values = [latency[name] for latency in self.server if name in latency]
@@ -151,15 +155,19 @@ class Level:
     window_s: float
     server_cpu_s: float
     db_cpu_s: float
+    other_cpu_s: float
     rss_bytes: int
 
-    def total(self, name: str) -> int:
-        return int(sum(caller[name] for caller in self.callers))
+    def total(self, name: str, phase: str = "steady") -> float:
+        return float(sum(caller[phase][name] for caller in self.callers))
+
+    def late_percent(self, phase: str = "steady") -> float:
+        frames = self.total("frames", phase)
+        return 100 * self.total("late", phase) / frames if frames else 100.0
 
     @property
-    def late_percent(self) -> float:
-        frames = self.total("frames")
-        return 100 * self.total("late") / frames if frames else 100.0
+    def worst_ms(self) -> float:
+        return 1000 * max((caller["steady"]["worst_s"] for caller in self.callers), default=0.0)
 
     @property
     def errors(self) -> list[str]:
@@ -170,12 +178,8 @@ class Level:
         return [value for caller in self.callers for value in caller["latencies_ms"]]
 
     @property
-    def worst_ms(self) -> float:
-        return max((caller["worst_ms"] for caller in self.callers), default=0.0)
-
-    @property
     def passed(self) -> bool:
-        return self.late_percent < LATE_GOAL_PERCENT and not self.errors
+        return self.late_percent() < LATE_GOAL_PERCENT and not self.errors
 
     def cpu_percent(self, seconds: float) -> float:
         """CPU over the measured window, as % of one core."""
@@ -199,7 +203,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--turns", type=int, default=20, help="measured questions per latency call")
     parser.add_argument("--levels", default="10,20,30,40,50,60,80", help="concurrent calls tried, comma-separated")
     parser.add_argument("--seconds", type=float, default=30.0, help="seconds each density level runs (all calls up)")
-    parser.add_argument("--quick", action="store_true", help="a smoke-sized run: 2 turns, one level of 3 calls, 10 s")
+    parser.add_argument("--quick", action="store_true", help="a smoke-sized run: 1 turn, one level of 3 calls, 8 s")
     parser.add_argument("--log-level", default="INFO", help="log level of the platform (its default: INFO)")
     args = parser.parse_args(argv)
     try:
@@ -207,7 +211,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     except ValueError:
         parser.error("--levels must be comma-separated numbers")
     if args.quick:
-        args.turns, args.levels, args.seconds = 2, [3], 10.0
+        args.turns, args.levels, args.seconds = 1, [3], 8.0
     if args.turns < 1 or not args.levels or args.levels[0] < 1 or args.seconds <= SETTLE_SECONDS:
         parser.error(f"--turns and every level must be >= 1, --seconds > {SETTLE_SECONDS:g}")
     return args
@@ -271,7 +275,7 @@ def start_server(work: Path, url: str, log_level: str, stand_ins: str | None) ->
     command += ["--database-url", url, "--log-level", log_level]
     name = "voice-server"
     if stand_ins is not None:
-        command += ["--stand-ins", stand_ins]
+        command += ["--stand-ins", stand_ins, "--answer-seconds", str(ANSWER_SECONDS)]
         name = "voice-server-stand-ins"
     log_path = work / f"{name}.log"
     with log_path.open("wb") as log:  # the child keeps its own descriptor
@@ -297,6 +301,39 @@ def stop_server(server: Server) -> None:
         with suppress(psutil.Error):
             child.kill()
             child.wait(5)
+
+
+class MachineMeter:
+    """CPU time of every process on the machine, this benchmark's own (this process, its descendants, the embedded
+    PostgreSQL) told apart from everyone else's: the machine may be shared."""
+
+    def __init__(self, pgdata: Path) -> None:
+        self.pgdata = pgdata
+
+    def _ours(self) -> set[int]:
+        roots = [psutil.Process()]
+        postmaster = postmaster_pid(self.pgdata)
+        if postmaster is not None:
+            with suppress(psutil.Error):
+                roots.append(psutil.Process(postmaster))
+        ours: set[int] = set()
+        for root in roots:
+            with suppress(psutil.Error):
+                ours |= {root.pid, *(child.pid for child in root.children(recursive=True))}
+        return ours
+
+    def sample(self) -> tuple[dict[int, float], set[int]]:
+        seconds: dict[int, float] = {}
+        for process in psutil.process_iter():
+            with suppress(psutil.Error):
+                seconds[process.pid] = cpu_seconds(process)
+        return seconds, self._ours()
+
+    @staticmethod
+    def others(before: tuple[dict[int, float], set[int]], after: tuple[dict[int, float], set[int]]) -> float:
+        """CPU seconds of the other processes between two samples (those that ended meanwhile are missed)."""
+        ours = before[1] | after[1]
+        return sum(value - before[0].get(pid, 0.0) for pid, value in after[0].items() if pid not in ours)
 
 
 # The API
@@ -414,9 +451,12 @@ async def hear_answer(caller: WebCaller, asked: float) -> float | None:
     return (heard[0].at - asked) * 1000 if heard else None
 
 
-async def latency_call(api: Api, agent_id: str, model: str, warmup: bytes, questions: list[bytes]) -> LatencyRun:
+async def latency_call(
+    api: Api, agent_id: str, model: str, warmup: bytes, questions: list[bytes], machine: MachineMeter
+) -> LatencyRun:
     call_id, url = await start_call(api, agent_id)
     client_ms: list[float] = []
+    before, started = machine.sample(), time.monotonic()
     async with web_call(url) as caller:
         await caller.wait_for("call.started", within=30)
         await caller.wait_for("agent.stopped", within=120)  # the greeting (the first call may wait for the models)
@@ -429,6 +469,7 @@ async def latency_call(api: Api, agent_id: str, model: str, warmup: bytes, quest
                 client_ms.append(latency)
         await caller.connection.send('{"type": "hangup"}')
         await caller.wait_for("call.ended", within=30)
+    others = MachineMeter.others(before, machine.sample()) / (time.monotonic() - started)
     record = await finished(api, call_id)
     if record["status"] != "completed":
         raise RuntimeError(f"the {model} call ended {record['status']}: {record['end_reason']} {record['error']}")
@@ -441,14 +482,20 @@ async def latency_call(api: Api, agent_id: str, model: str, warmup: bytes, quest
         if turn["latency"] is not None
     ]
     from_faq = sum(not turn["text"].startswith((FALLBACK[:30], NOT_HEARD[:20])) for turn in answers)
-    return LatencyRun(model, client_ms, server, len(questions), from_faq, warm_ms)
+    return LatencyRun(model, client_ms, server, len(questions), from_faq, warm_ms, 100 * others)
 
 
 # 2. Density
 
 
 async def run_level(
-    api: Api, agent_id: str, calls: int, seconds: float, question: Path, server: Server, meter: CpuMeter
+    api: Api,
+    agent_id: str,
+    calls: int,
+    seconds: float,
+    question: Path,
+    server: Server,
+    meters: tuple[CpuMeter, MachineMeter],
 ) -> Level:
     await wait_idle(api)
     await api.login()  # access tokens last 15 minutes
@@ -462,11 +509,10 @@ async def run_level(
     ramp_end = first + calls * step
     end_at = ramp_end + seconds
     specs = [{"url": url, "start_at": first + index * step} for index, (_, url) in enumerate(opened)]
-    configs = [
-        {"calls": specs[index::processes], "question": str(question), "end_at": end_at}
-        | {"pause": PAUSE_SECONDS, "answer_timeout": ANSWER_TIMEOUT}
-        for index in range(processes)
-    ]
+    steady_from = ramp_end + SETTLE_SECONDS
+    common = {"question": str(question), "steady_from": steady_from, "end_at": end_at}
+    common |= {"pause": PAUSE_SECONDS, "answer_timeout": ANSWER_TIMEOUT}
+    configs = [{"calls": specs[index::processes], **common} for index in range(processes)]
     clients = [
         await asyncio.create_subprocess_exec(
             sys.executable,
@@ -493,10 +539,11 @@ async def run_level(
                 rss = max(rss, server_process.memory_info().rss)
                 await asyncio.sleep(min(0.5, left))
 
-        await until(ramp_end + SETTLE_SECONDS)
-        before, started = meter.sample(), time.monotonic()
+        meter, machine = meters
+        await until(steady_from)
+        before, machine_before, started = meter.sample(), machine.sample(), time.monotonic()
         await until(end_at)
-        after, window = meter.sample(), time.monotonic() - started
+        after, machine_after, window = meter.sample(), machine.sample(), time.monotonic() - started
         done = await asyncio.wait_for(outputs, timeout=ANSWER_TIMEOUT + 120)
     finally:
         for client in clients:
@@ -515,7 +562,8 @@ async def run_level(
         if (record["status"], record["end_reason"]) != ("completed", "caller_hangup")
     ]
     server_cpu, db_cpu = CpuMeter.used(before, after)
-    return Level(calls, processes, callers, record_errors, window, server_cpu, db_cpu, rss)
+    others = MachineMeter.others(machine_before, machine_after)
+    return Level(calls, processes, callers, record_errors, window, server_cpu, db_cpu, others, rss)
 
 
 # Report
@@ -530,19 +578,30 @@ def verdict(met: bool) -> str:
 
 
 def report(args: argparse.Namespace, results: Results) -> str:
-    lines = [*results.machine, f"Load average after: {load_average()}"]
     cores = os.cpu_count() or 1
+    lines = [
+        *results.machine,
+        f"Load average after: {load_average()}",
+        f"Server: one uvicorn process (benchmarks._voice_server, log level {args.log_level.upper()}) on {HOST}, "
+        "PostgreSQL embedded. The callers share the same "
+        f"{cores} cores with it (part 1: this process; part 2: the client processes), so their work takes CPU from "
+        "the server, and their own delays count against it. 'other': CPU of processes that are not this benchmark's "
+        "(the machine may be shared), in % of one core.",
+    ]
+    lines += latency_table(args, results)
+    lines += density_table(args, results)
+    lines += ["", summary(args, results)]
+    return "\n".join(lines)
+
+
+def latency_table(args: argparse.Namespace, results: Results) -> list[str]:
     shortest, longest = results.question_seconds
-    lines += [
-        f"Server: one uvicorn process (benchmarks._voice_server, log level {args.log_level.upper()}) on "
-        f"{HOST}, PostgreSQL embedded; the callers run in other processes on the same {cores} cores "
-        "(part 1: this one; part 2: the client processes), so they take CPU from the server and their own delays "
-        "count against it",
+    lines = [
         "",
-        f"1. Voice-to-voice latency, offline stack: one web call per Whisper model, {args.turns} questions each "
-        f"(+1 warm-up, not counted), {shortest:.1f}-{longest:.1f} s of Piper speech, streamed in real time",
+        f"1. Voice-to-voice latency on the offline stack: one web call per Whisper model, {args.turns} questions each "
+        f"(+1 warm-up, not counted), {shortest:.1f}-{longest:.1f} s of Piper speech each, streamed in real time",
         f"{'stt model':<11}{'turns':>6}{'client p50':>11}{'p95':>6}{'server p50':>11}{'p95':>6}"
-        f"{'stt':>6}{'turn':>6}{'llm':>6}{'tts':>6}{'from FAQ':>10}",
+        f"{'stt':>6}{'turn':>6}{'llm':>6}{'tts':>6}{'from FAQ':>10}{'other':>7}",
     ]
     for run in results.latency:
         totals = [latency["total_ms"] for latency in run.server if "total_ms" in latency]
@@ -551,71 +610,79 @@ def report(args: argparse.Namespace, results: Results) -> str:
         lines.append(
             f"{run.model:<11}{answered:>6}{ms(median(run.client_ms)):>11}{ms(percentile(run.client_ms, 0.95)):>6}"
             f"{ms(median(totals)):>11}{ms(percentile(totals, 0.95)):>6}{stages}{from_faq:>10}"
+            f"{run.other_cpu_percent:>6.0f}%"
         )
     lines += [
-        "ms. client: the question's last frame sent -> the first agent audio frame received (the questions' silence "
-        "trimmed, so sent = said); server: the call record's total_ms (end of speech by the VAD -> agent starts "
-        "speaking) and the medians of its stages: stt = end of speech -> final transcript (includes the VAD's 0.2 s "
-        "stop), turn = transcript -> end-of-turn decision (Smart Turn), llm = -> first reply text (retrieval "
-        "included), tts = -> first synthesised audio. turns: answered / asked; from FAQ: answers that were not the "
-        "responder's fallback or \"didn't catch that\".",
-        "Warm-up turns (ms, client): " + ", ".join(f"{run.model} {ms(run.warm_ms)}" for run in results.latency),
+        "All in ms. client: the question's last frame sent -> the first agent audio frame received (the questions' "
+        "silence is trimmed, so sent = said). server: the call record's total_ms (end of speech by the VAD -> the "
+        "agent starts speaking) and the medians of its stages: stt = end of speech -> final transcript (includes the "
+        "VAD's 0.2 s stop), turn = transcript -> end-of-turn decision (Smart Turn), llm = -> first reply text "
+        "(retrieval included), tts = -> first synthesised audio. turns: answered / asked; from FAQ: answers that are "
+        "not the responder's fallback or \"didn't catch that\".",
+        "Warm-up turn, client ms: " + ", ".join(f"{run.model} {ms(run.warm_ms)}" for run in results.latency),
     ]
+    return lines
 
-    # 2. Density
-    lines += [
+
+def density_table(args: argparse.Namespace, results: Results) -> list[str]:
+    lines = [
         "",
-        f"2. Density: concurrent web calls with instant stand-in STT and TTS (real transport, Silero VAD, Smart Turn, "
-        f"pipeline, retrieval, extractive responder, call records), {args.seconds:g} s with all calls up",
-        f'   each caller: greeting, then "{DENSITY_QUESTION}" ({results.density_question_s:.1f} s of Piper speech, '
-        f"40 ms frames) -> a {2.5:g} s answer, again and again; {CALLS_PER_CLIENT} callers per client process",
-        f"{'calls':>5}{'clients':>8}{'turns':>7}{'turn p50':>9}{'frames':>8}{'late %':>8}{'stalls':>7}"
-        f"{'worst ms':>9}{'errors':>7}{'server CPU':>11}{'per call':>9}{'RSS MB':>8}{'db CPU':>8}",
+        "2. Density: concurrent web calls with instant stand-in STT and TTS, so the server does only the platform's "
+        "own work (transport, Silero VAD, Smart Turn, pipeline, retrieval, extractive responder, call records)",
+        f'   each caller: greeting, then "{DENSITY_QUESTION}" ({results.density_question_s:.1f} s of Piper '
+        f"speech, 40 ms frames) -> a {ANSWER_SECONDS:g} s answer, again and again; calls opened over up to "
+        f"{RAMP_SECONDS:g} s, then {args.seconds:g} s with all of them up; {CALLS_PER_CLIENT} callers per client "
+        "process",
+        f"{'calls':>5}{'clients':>8}{'turns':>7}{'turn p50':>9}{'frames':>8}{'late %':>8}{'glitches':>9}"
+        f"{'worst ms':>9}{'opening late %':>15}{'errors':>7}{'server CPU':>11}{'per call':>9}{'RSS MB':>8}"
+        f"{'db CPU':>8}{'other':>7}",
     ]
     for level in results.density:
         latencies, server_cpu = level.latencies, level.cpu_percent(level.server_cpu_s)
         lines.append(
-            f"{level.calls:>5}{level.processes:>8}{len(latencies):>7}{ms(median(latencies)):>9}{level.total('frames'):>8}"
-            f"{level.late_percent:>8.2f}{level.total('stalls'):>7}{level.worst_ms:>9.0f}{len(level.errors):>7}"
-            f"{server_cpu:>10.0f}%{server_cpu / level.calls:>8.1f}%"
-            f"{level.rss_bytes / 2**20:>8.0f}{level.cpu_percent(level.db_cpu_s):>7.0f}%"
+            f"{level.calls:>5}{level.processes:>8}{len(latencies):>7}{ms(median(latencies)):>9}"
+            f"{level.total('frames'):>8.0f}{level.late_percent():>8.2f}{level.total('glitches'):>9.0f}"
+            f"{level.worst_ms:>9.0f}{level.late_percent('opening'):>15.2f}{len(level.errors):>7}"
+            f"{server_cpu:>10.0f}%{server_cpu / level.calls:>8.1f}%{level.rss_bytes / 2**20:>8.0f}"
+            f"{level.cpu_percent(level.db_cpu_s):>7.0f}%{level.cpu_percent(level.other_cpu_s):>6.0f}%"
         )
     for level in results.density:
         if level.errors:
-            shown = sorted(set(level.errors))[:5]
-            lines.append(f"   errors at {level.calls} calls ({len(level.errors)}): " + "; ".join(shown))
+            shown = "; ".join(sorted(set(level.errors))[:5])
+            lines.append(f"   errors at {level.calls} calls ({len(level.errors)}): {shown}")
     lines.append(
-        "turn p50: the question's last frame sent -> first answer audio (ms; VAD stop, Smart Turn, retrieval, "
-        "responder, instant TTS). late: an agent audio frame arriving > 100 ms after a player started at its "
-        "burst's first frame needs it; stalls: frames > 300 ms late (counted in late); worst: the latest frame. CPU: "
-        f"the server process (all threads) and PostgreSQL over the last {args.seconds - SETTLE_SECONDS:g} s, in % of "
-        "one core (per call: server / calls); RSS: the server's peak."
+        "Frames, late, glitches, worst and CPU: the last "
+        f"{args.seconds - SETTLE_SECONDS:g} s, all calls up (from {SETTLE_SECONDS:g} s after the last call "
+        "opened); opening late %: the frames before that, while calls were still opening. turn p50: the question's "
+        "last frame sent -> first answer audio (ms: VAD stop, Smart Turn, retrieval, responder, instant TTS). late: "
+        "an agent audio frame arriving > 100 ms after a player started at its burst's first frame needs it (a "
+        "delayed frame delays the rest of its burst: Pipecat paces from there); glitches: the times a player "
+        "buffering 100 ms would have run dry; worst: the latest frame (ms). CPU in % of one core: the server "
+        "process (all threads; per call: / calls), PostgreSQL, other processes; RSS: the server's peak."
     )
-    lines.append("")
+    return lines
 
-    # Summary
+
+def summary(args: argparse.Namespace, results: Results) -> str:
     base = next((run for run in results.latency if run.model == "base"), results.latency[0])
     p50 = median(base.client_ms)
     others = "; ".join(f"{run.model} p50 {ms(median(run.client_ms))} ms" for run in results.latency if run is not base)
-    met = p50 is not None and p50 < LATENCY_GOAL_MS
-    summary = (
-        f"voice: p50 {ms(p50)} ms (goal < {LATENCY_GOAL_MS:.0f}: {verdict(met)}), "
-        f"p95 {ms(percentile(base.client_ms, 0.95))} ms (Whisper {base.model}{'; ' + others if others else ''}); "
+    line = (
+        f"voice: p50 {ms(p50)} ms (goal < {LATENCY_GOAL_MS:.0f}: "
+        f"{verdict(p50 is not None and p50 < LATENCY_GOAL_MS)}), p95 {ms(percentile(base.client_ms, 0.95))} ms "
+        f"(Whisper {base.model}{'; ' + others if others else ''}); "
     )
     passed = [level for level in results.density if level.passed]
-    if passed:
-        best = max(passed, key=lambda level: level.calls)
-        summary += (
-            f"density {best.calls} calls < {LATE_GOAL_PERCENT:g}% late (goal >= {DENSITY_GOAL}: "
-            f"{verdict(best.calls >= DENSITY_GOAL)}), "
-            f"{best.cpu_percent(best.server_cpu_s) / best.calls:.1f}% CPU per call"
-        )
-        if best is results.density[-1] and best.calls == args.levels[-1]:
-            summary += " (the highest level tried)"
-    else:
-        summary += f"density: no level < {LATE_GOAL_PERCENT:g}% late (goal >= {DENSITY_GOAL}: MISSED)"
-    lines.append(summary)
-    return "\n".join(lines)
+    if not passed:
+        return line + f"density: no level < {LATE_GOAL_PERCENT:g}% late (goal >= {DENSITY_GOAL}: MISSED)"
+    best = max(passed, key=lambda level: level.calls)
+    line += (
+        f"density {best.calls} calls < {LATE_GOAL_PERCENT:g}% late (goal >= {DENSITY_GOAL}: "
+        f"{verdict(best.calls >= DENSITY_GOAL)}), {best.cpu_percent(best.server_cpu_s) / best.calls:.1f}% CPU per call"
+    )
+    if best.calls == args.levels[-1]:
+        line += " (the highest level tried)"
+    return line
 
 
 # Run
@@ -643,6 +710,7 @@ async def run(args: argparse.Namespace, out: IO[str]) -> None:
         stack.callback(embedded.stop)
         url = await asyncio.to_thread(embedded.start)
         await asyncio.to_thread(migrate, url)
+        machine = MachineMeter(pgdata)
 
         # 1. Latency, on the offline stack.
         server = start_server(work, url, args.log_level, None)
@@ -655,24 +723,25 @@ async def run(args: argparse.Namespace, out: IO[str]) -> None:
             base_id = await make_knowledge(api)
             for model in STT_MODELS:
                 agent_id = await make_agent(api, base_id, f"Shop ({model})", stt={"model": model})
-                results.latency.append(await latency_call(api, agent_id, model, spoken[WARMUP_QUESTION], questions))
+                run = await latency_call(api, agent_id, model, spoken[WARMUP_QUESTION], questions, machine)
+                results.latency.append(run)
         await asyncio.to_thread(stop_server, server)
 
         # 2. Density, with the stand-ins.
         server = start_server(work, url, args.log_level, DENSITY_QUESTION)
         stack.callback(stop_server, server)
         await asyncio.to_thread(wait_until_ready, server, "/health/ready")
-        meter = CpuMeter(server.process.pid, pgdata)
+        meters = CpuMeter(server.process.pid, pgdata), machine
         async with httpx.AsyncClient(base_url=f"http://{HOST}:{server.port}", timeout=60) as client:
             api = Api(client)
             await api.login()
             agent_id = await make_agent(api, base_id, "Shop (stand-ins)")
             # Warm-up (not reported): the first call loads the embedding model, the first turn warms everything.
-            warmup = await run_level(api, agent_id, 1, WARMUP_SECONDS, question_file, server, meter)
+            warmup = await run_level(api, agent_id, 1, min(WARMUP_SECONDS, args.seconds), question_file, server, meters)
             if warmup.errors or not warmup.latencies:
                 raise RuntimeError(f"The density warm-up call failed: {warmup.errors or 'no answer'}")
             for calls in args.levels:
-                level = await run_level(api, agent_id, calls, args.seconds, question_file, server, meter)
+                level = await run_level(api, agent_id, calls, args.seconds, question_file, server, meters)
                 results.density.append(level)
                 if not level.passed:
                     break

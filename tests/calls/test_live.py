@@ -7,6 +7,7 @@ heard by Silero VAD and Smart Turn, transcribed by Whisper, answered from the kn
 import asyncio
 import io
 import json
+import socket
 import time
 import uuid
 import wave
@@ -17,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 import websockets
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -339,3 +341,54 @@ async def test_call_ends_when_the_tenant_runs_out_of_minutes(
     await finished(api, owner, call["call_id"])
     refused = await api.post(f"/api/v1/agents/{agent['id']}/web-calls", headers=owner.headers)
     assert refused.status_code == 402 and refused.json()["error"]["code"] == "quota_exceeded"
+
+
+async def test_ended_calls_leave_no_tasks_behind(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, owner: Account, api: httpx.AsyncClient
+) -> None:
+    """The server runs in this test's event loop here, so its tasks can be counted before and after calls."""
+    settings = Settings(
+        environment="test",
+        data_dir=tmp_path_factory.mktemp("leak-data"),
+        secret_key="test-signing-key-" + "x" * 32,
+        database_url=database_url,
+        auth_cache_seconds=0,
+        run_worker=False,
+    )
+    app = create_app(settings)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+    serving = asyncio.create_task(server.serve())
+    try:
+        deadline = time.monotonic() + 60
+        while not server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            await asyncio.sleep(0.05)
+        agent = await make_agent(api, owner)  # through the module's server, whose worker ingests the document
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as local:
+            await asyncio.sleep(1)
+            baseline = len(asyncio.all_tasks())
+            for _ in range(2):
+                call = await start_call(local, owner, agent)
+                async with web_call(call["websocket_url"]) as caller:
+                    await caller.wait_for("agent.speaking", within=60)
+                    await caller.connection.close()  # gone mid-sentence
+                await finished(local, owner, call["call_id"])
+            call = await start_call(local, owner, agent)
+            async with websockets.connect(call["websocket_url"]) as connection:
+                await connection.send("not json")
+                _ = [message async for message in connection]
+            await finished(local, owner, call["call_id"])
+            deadline = time.monotonic() + 10
+            while len(asyncio.all_tasks()) > baseline:  # the last call's clean-up may still be finishing
+                if time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.1)
+            leftover = [task for task in asyncio.all_tasks() if "pipecat" in repr(task.get_coro()).lower()]
+            assert len(asyncio.all_tasks()) <= baseline, [task.get_name() for task in asyncio.all_tasks()]
+            assert leftover == []
+    finally:
+        server.should_exit = True
+        await serving
