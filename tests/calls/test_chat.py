@@ -276,11 +276,6 @@ async def test_the_llm_may_end_a_chat_without_a_reason(client: AsyncClient, open
     assert (reply["ended"], reply["end_reason"]) == (True, "agent_ended")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="vocalis.voice.pipeline.think joins streamed LLM pieces with spaces ('Hello ! How can I ...'); "
-    "token pieces must be joined as sent",
-)
 async def test_streamed_pieces_are_joined_as_the_llm_sent_them(client: AsyncClient, openai: OpenAI) -> None:
     standin, url = openai
     owner = await register(client)

@@ -62,7 +62,18 @@ async def reply(
         passages=passages or [],
         end_call_phrases=end_call_phrases or [],
     )
-    return [piece async for piece in ExtractiveResponder().reply(prompt)]
+    # Pieces join as they come; compare the sentences themselves.
+    return [piece.strip() if isinstance(piece, str) else piece async for piece in ExtractiveResponder().reply(prompt)]
+
+
+async def test_sentences_stream_as_pieces_that_join_into_the_answer() -> None:
+    prompt = Prompt(
+        system_prompt="", messages=[Message("user", "When are you open on the weekend?")], passages=KNOWLEDGE
+    )
+    pieces = [piece async for piece in ExtractiveResponder().reply(prompt)]
+    assert len(pieces) > 1 and all(isinstance(piece, str) for piece in pieces)
+    joined = "".join(str(piece) for piece in pieces)
+    assert "  " not in joined and joined == " ".join(str(piece).strip() for piece in pieces)
 
 
 @pytest.mark.parametrize("said", ["hi", "Hello there!", "hey", "Hey, is anyone there?", "Hi, how are you?"])

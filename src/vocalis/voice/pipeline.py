@@ -98,7 +98,7 @@ async def think(thinker: Thinker, prompt: Prompt) -> tuple[str, EndCall | None]:
             ended = piece
         else:
             pieces.append(piece)
-    return " ".join(piece.strip() for piece in pieces if piece.strip()), ended
+    return "".join(pieces).strip(), ended
 
 
 def context_messages(context: LLMContext) -> list[Message]:

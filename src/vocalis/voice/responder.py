@@ -393,5 +393,6 @@ class ExtractiveResponder:
             sentences = answer(said, prompt.passages, self.max_sentences, self.max_words)
             if not sentences:
                 yield FALLBACK
-            for sentence in sentences:
-                yield sentence
+            # Pieces are joined as they come (like an LLM's tokens), so each sentence after the first brings its space.
+            for index, sentence in enumerate(sentences):
+                yield sentence if index == 0 else f" {sentence}"

@@ -46,5 +46,7 @@ class Thinker(Protocol):
     usage: TokenUsage
 
     def reply(self, prompt: Prompt) -> AsyncIterator[str | EndCall]:
-        """Stream the reply: text pieces in order, possibly an EndCall last. Raises ThinkerError."""
+        """Stream the reply: text pieces that join as they are (spaces included), possibly an EndCall last.
+
+        Raises ThinkerError."""
         ...
