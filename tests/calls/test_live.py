@@ -54,6 +54,8 @@ def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         database_url=database_url,
         redis_url=None,
         auth_cache_seconds=0,
+        # Every test signs a tenant up from 127.0.0.1.
+        register_limit_per_address="1000/hour",
     )
     with serve(create_app(settings), lifespan="on") as base_url:
         yield base_url
@@ -135,8 +137,9 @@ async def test_web_call_answers_a_spoken_question_from_the_knowledge_base(
         asked = await caller.say(question)
         heard = await caller.wait_for("transcript", lambda m: m["role"] == "user" and m["final"], after=asked - 3)
         assert "saturday" in words(heard["text"])
-        answer = await caller.wait_for("transcript", lambda m: m["role"] == "agent", within=30, after=asked)
-        assert "10 am to 4 pm" in answer["text"]
+        await caller.wait_for(
+            "transcript", lambda m: m["role"] == "agent" and "10 am to 4 pm" in m["text"], within=30, after=asked
+        )
         assert len(caller.audio_after(asked)) > 25  # over a second of agent speech came back
         await caller.wait_for("agent.stopped", after=caller.event_time("agent.speaking", after=asked))
         await caller.connection.send('{"type": "hangup"}')
@@ -369,7 +372,7 @@ async def test_ended_calls_leave_no_tasks_behind(
         agent = await make_agent(api, owner)  # through the module's server, whose worker ingests the document
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as local:
             await asyncio.sleep(1)
-            baseline = len(asyncio.all_tasks())
+            baseline = len([task for task in asyncio.all_tasks() if not task.get_name().startswith("pool-")])
             for _ in range(2):
                 call = await start_call(local, owner, agent)
                 async with web_call(call["websocket_url"]) as caller:
@@ -382,13 +385,13 @@ async def test_ended_calls_leave_no_tasks_behind(
                 _ = [message async for message in connection]
             await finished(local, owner, call["call_id"])
             deadline = time.monotonic() + 10
-            while len(asyncio.all_tasks()) > baseline:  # the last call's clean-up may still be finishing
-                if time.monotonic() > deadline:
-                    break
+            while calls_tasks := [task.get_name() for task in asyncio.all_tasks() if "::" in task.get_name()]:
+                # Pipecat names its tasks "Processor#n::method"; the last call's clean-up may still be finishing.
+                assert time.monotonic() < deadline, calls_tasks
                 await asyncio.sleep(0.1)
-            leftover = [task for task in asyncio.all_tasks() if "pipecat" in repr(task.get_coro()).lower()]
-            assert len(asyncio.all_tasks()) <= baseline, [task.get_name() for task in asyncio.all_tasks()]
-            assert leftover == []
+            # Nothing else grew either, but for the database pool's workers, which start as they are needed.
+            others = [task for task in asyncio.all_tasks() if not task.get_name().startswith("pool-")]
+            assert len(others) <= baseline, [task.get_name() for task in others]
     finally:
         server.should_exit = True
         await serving

@@ -16,8 +16,10 @@ from loguru import logger
 from pipecat.frames.frames import ErrorFrame, Frame, StartFrame, TranscriptionFrame, TTSAudioRawFrame
 from pipecat.services.settings import STTSettings, TTSSettings
 from pipecat.services.stt_service import SegmentedSTTService
-from pipecat.services.tts_service import TTSService
+from pipecat.services.tts_service import TextAggregationMode, TTSService
 from pipecat.transcriptions.language import Language
+from pipecat.utils.text.base_text_aggregator import Aggregation, TextType
+from pipecat.utils.text.simple_text_aggregator import SimpleTextAggregator, _LookaheadState
 from pipecat.utils.time import time_now_iso8601
 
 from vocalis.config import Settings
@@ -34,6 +36,9 @@ NO_SPEECH_THRESHOLD = 0.6
 # queued behind another call's turn. Only a safety net: the transcripts are final, so turns end as they arrive.
 TTFS_P99_SECONDS = {"base": 2.0, "tiny.en": 1.2}
 TTS_FRAME_SECONDS = 0.04
+# A reply's first sentence is spoken in two chunks when its first clause has at least this many words.
+FIRST_CLAUSE_MIN_WORDS = 6
+CLAUSE_PUNCTUATION = (",", ";", ":")
 
 # One transcription at a time for the whole process: each already uses both cores, so running two side by side
 # only makes both slower.
@@ -108,6 +113,11 @@ class LocalWhisperSTT(SegmentedSTTService):
         await super().start(frame)
         await self.load()
 
+    async def cleanup(self) -> None:
+        # A call cancelled while its pipeline was still starting can start this task after the cancel went by.
+        await self._cancel_segment_task()  # type: ignore[no-untyped-call]
+        await super().cleanup()  # type: ignore[no-untyped-call]
+
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame | None, None]:
         if not audio:
             return
@@ -142,6 +152,43 @@ def _pipecat_language(language: str) -> Language | None:
         return None
 
 
+class FirstClauseAggregator(SimpleTextAggregator):
+    """Sentences, except that a reply's first sentence is cut after its first clause when that is long enough.
+
+    Piper returns a chunk's audio only once all of it is synthesised, so the time to the first audio grows with the
+    first chunk: "We are open Monday to Friday from 9 am to 6 pm," is heard while the rest is still being made.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)  # type: ignore[no-untyped-call]
+        self._first_chunk = True
+
+    async def _check_sentence_with_lookahead(self, char: str, *, protected_end: int = 0) -> Aggregation | None:
+        result = await super()._check_sentence_with_lookahead(char, protected_end=protected_end)
+        if result is not None:
+            self._first_chunk = False
+            return result
+        if (
+            self._first_chunk
+            and char == " "
+            and self._text[-2:-1] in CLAUSE_PUNCTUATION
+            and self._lookahead_state is _LookaheadState.IDLE
+            and len(self._text.split()) >= FIRST_CLAUSE_MIN_WORDS
+        ):
+            self._first_chunk = False
+            clause, self._text = self._text.strip(), ""
+            return Aggregation(text=clause, type=TextType.SENTENCE)
+        return None
+
+    async def flush(self) -> Aggregation | None:
+        self._first_chunk = True
+        return await super().flush()
+
+    async def handle_interruption(self) -> None:
+        self._first_chunk = True
+        await super().handle_interruption()  # type: ignore[no-untyped-call]
+
+
 class PiperTTS(TTSService):
     """Piper speech through the shared `PiperServer`, resampled to the pipeline's output rate.
 
@@ -158,6 +205,8 @@ class PiperTTS(TTSService):
         self._server = server
         self.speed = speed
         self.characters = 0
+        # Pipecat 1.14 has no constructor argument for the aggregator; this is the one it builds, extended.
+        self._text_aggregator = FirstClauseAggregator(aggregation_type=TextAggregationMode.SENTENCE)
 
     def can_generate_metrics(self) -> bool:
         return True

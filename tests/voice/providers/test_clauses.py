@@ -1,0 +1,53 @@
+from pipecat.services.tts_service import TextAggregationMode
+
+from vocalis.voice.providers.speech import FirstClauseAggregator
+
+
+async def chunks(*replies: list[str]) -> list[list[str]]:
+    """What the aggregator hands the TTS for each reply (a reply ends with a flush, as Pipecat does)."""
+    aggregator = FirstClauseAggregator(aggregation_type=TextAggregationMode.SENTENCE)
+    spoken: list[list[str]] = []
+    for pieces in replies:
+        reply: list[str] = []
+        for piece in pieces:
+            reply += [aggregation.text async for aggregation in aggregator.aggregate(piece)]
+        rest = await aggregator.flush()
+        if rest is not None and rest.text:
+            reply.append(rest.text)
+        spoken.append(reply)
+    return spoken
+
+
+async def test_a_long_first_clause_is_spoken_on_its_own() -> None:
+    said = await chunks(
+        [
+            "We are open Monday to Friday from 9 am to 6 pm, and on Saturday from 10 am to 4 pm.",
+            " Closed Sundays, sorry.",
+        ]
+    )
+    assert said == [
+        [
+            "We are open Monday to Friday from 9 am to 6 pm,",
+            "and on Saturday from 10 am to 4 pm.",
+            "Closed Sundays, sorry.",
+        ]
+    ]
+
+
+async def test_short_clauses_and_later_sentences_stay_whole() -> None:
+    said = await chunks(["Yes, we do.", " Our express delivery, which costs more, arrives tomorrow."])
+    assert said == [["Yes, we do.", "Our express delivery, which costs more, arrives tomorrow."]]
+
+
+async def test_streamed_tokens_and_every_reply_get_the_same_treatment() -> None:
+    tokens = ["Our ", "couriers ", "deliver ", "every ", "day ", "of the week", ", from ", "8 am to 8 pm."]
+    said = await chunks(tokens, tokens)
+    assert said == [["Our couriers deliver every day of the week,", "from 8 am to 8 pm."]] * 2
+
+
+async def test_an_interruption_starts_the_next_reply_afresh() -> None:
+    aggregator = FirstClauseAggregator(aggregation_type=TextAggregationMode.SENTENCE)
+    _ = [a async for a in aggregator.aggregate("We deliver to every town in the county, and")]
+    await aggregator.handle_interruption()
+    spoken = [a.text async for a in aggregator.aggregate("Returns are free within thirty days of purchase, always. ")]
+    assert spoken[0] == "Returns are free within thirty days of purchase,"
