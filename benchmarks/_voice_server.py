@@ -12,9 +12,12 @@ the extractive responder, call records):
 - `ToneTTS` speaks every sentence, at once, as S seconds of a quiet tone, in 40 ms frames carrying the same
   `spoken_sentence` metadata as Piper's (the call recorder reads it);
 - the thinker is the real `ExtractiveResponder`.
+
+`GET /bench/loop-lag` (benchmark only) tells how late the server's event loop runs (see `LoopLag`).
 """
 
 import argparse
+import asyncio
 import math
 import uuid
 from collections.abc import AsyncGenerator, Sequence
@@ -122,6 +125,40 @@ def stand_in_services(question: str, answer: bytes) -> ServicesFactory:
     return services
 
 
+class LoopLag:
+    """How late the event loop wakes a timer, sampled every 10 ms: audio frames queue behind the same delays.
+
+    Started by the first `GET /bench/loop-lag`, which (like every later one) returns the figures since the last and
+    starts afresh.
+    """
+
+    INTERVAL = 0.01
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _sample(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + self.INTERVAL
+            await asyncio.sleep(self.INTERVAL)
+            self.samples.append(loop.time() - due)
+
+    async def read(self) -> dict[str, float]:
+        if self._task is None:
+            self._task = asyncio.create_task(self._sample())
+        samples, self.samples = sorted(self.samples), []
+        if not samples:
+            return {"samples": 0, "p50_ms": 0.0, "p99_ms": 0.0, "max_ms": 0.0}
+        return {
+            "samples": len(samples),
+            "p50_ms": 1000 * samples[len(samples) // 2],
+            "p99_ms": 1000 * samples[min(len(samples) - 1, int(0.99 * len(samples)))],
+            "max_ms": 1000 * samples[-1],
+        }
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks._voice_server", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, required=True)
@@ -148,7 +185,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     app = create_app(settings)
     if args.stand_ins is not None:
         app.state.call_services = stand_in_services(args.stand_ins, tone(args.answer_seconds))
-    uvicorn.run(app, host=HOST, port=args.port, log_config=None)
+    app.add_api_route("/bench/loop-lag", LoopLag().read, methods=["GET"], include_in_schema=False)
+    uvicorn.run(app, host=HOST, port=args.port, log_config=None, ws_per_message_deflate=False)  # as `vocalis serve`
 
 
 if __name__ == "__main__":

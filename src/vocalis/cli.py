@@ -23,7 +23,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
 
     if args.no_worker:
         settings = settings.model_copy(update={"run_worker": False})
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None, proxy_headers=args.proxy_headers)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        proxy_headers=args.proxy_headers,
+        # Call audio is PCM that barely compresses; deflating every frame costs CPU on the event loop.
+        ws_per_message_deflate=False,
+    )
 
 
 def _worker(settings: Settings, _: argparse.Namespace) -> None:

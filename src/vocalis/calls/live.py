@@ -22,7 +22,7 @@ from vocalis.calls.schemas import CallUsage
 from vocalis.config import Settings
 from vocalis.kit.db import Database
 from vocalis.kit.storage import Storage
-from vocalis.voice.pipeline import SAMPLE_RATE, CallServices, VoiceCall
+from vocalis.voice.pipeline import SAMPLE_RATE, CallServices, VoiceCall, turn_detection
 from vocalis.voice.services import ServicesFactory
 from vocalis.voice.transports.browser import BrowserSerializer, event
 
@@ -117,11 +117,13 @@ async def run_web_call(
             logger.exception("Knowledge retrieval failed during call {}", call_id)
             return []
 
+    detection = await asyncio.to_thread(turn_detection, agent)
     voice_call = VoiceCall(
         agent,
         transport,
         services,
         retrieve,
+        detection,
         max_duration_seconds=max_seconds,
         max_duration_reason=limit_reason,
         send=send,

@@ -163,7 +163,17 @@ class ReplyProcessor(FrameProcessor):
             await self._on_end(ended.reason, None)
 
 
-def _turn_strategies(agent: AgentRead) -> UserTurnStrategies:
+@dataclass
+class TurnDetection:
+    """A call's own listening models (Silero VAD, Smart Turn): loading their ONNX sessions blocks for up to a few
+    hundred milliseconds, so callers build them in a thread rather than stall every call on the event loop."""
+
+    vad: SileroVADAnalyzer
+    strategies: UserTurnStrategies
+
+
+def turn_detection(agent: AgentRead) -> TurnDetection:
+    """The VAD and the turn start/stop strategies an agent's turn-taking settings ask for (blocking)."""
     turn_taking = agent.turn_taking
     start: BaseUserTurnStartStrategy
     if turn_taking.interruption_min_words > 0:
@@ -175,7 +185,13 @@ def _turn_strategies(agent: AgentRead) -> UserTurnStrategies:
     analyzer = LocalSmartTurnAnalyzerV3(
         params=SmartTurnParams(stop_secs=max(turn_taking.end_of_turn_silence_ms / 1000, 0.3))
     )
-    return UserTurnStrategies(start=[start], stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=analyzer)])
+    vad = SileroVADAnalyzer(
+        sample_rate=SAMPLE_RATE,
+        params=VADParams(start_secs=turn_taking.interruption_min_seconds, stop_secs=0.2),
+    )
+    return TurnDetection(
+        vad, UserTurnStrategies(start=[start], stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=analyzer)])
+    )
 
 
 class VoiceCall:
@@ -187,6 +203,7 @@ class VoiceCall:
         transport: BaseTransport,
         services: CallServices,
         retrieve: Retrieve,
+        detection: TurnDetection,
         *,
         max_duration_seconds: float,
         max_duration_reason: str = "max_duration",
@@ -208,15 +225,11 @@ class VoiceCall:
         self._ending: asyncio.Task[None] | None = None
 
         context = LLMContext()
-        vad = SileroVADAnalyzer(
-            sample_rate=SAMPLE_RATE,
-            params=VADParams(start_secs=agent.turn_taking.interruption_min_seconds, stop_secs=0.2),
-        )
         self._aggregators = LLMContextAggregatorPair(
             context,
             user_params=LLMUserAggregatorParams(
-                vad_analyzer=vad,
-                user_turn_strategies=_turn_strategies(agent),
+                vad_analyzer=detection.vad,
+                user_turn_strategies=detection.strategies,
                 user_idle_timeout=agent.limits.silence_timeout_seconds,
             ),
         )
