@@ -22,14 +22,13 @@ import json
 import os
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import websockets
-from tests.calls.webcall import Heard, WebCaller
+from tests.calls.webcall import WebCaller, calling
 
 SAMPLE_RATE = 16_000
 BYTES_PER_SECOND = SAMPLE_RATE * 2
@@ -105,65 +104,20 @@ class DensityCaller(WebCaller):
 
     playback: Playback = field(default_factory=Playback)
 
-    async def _microphone(self) -> None:
-        silence = bytes(FRAME_BYTES)
-        next_at = time.monotonic()
-        pending = b""
-        done: asyncio.Event | None = None
-        while True:
-            if not pending and done is not None:
-                done.set()
-                done = None
-            if not pending and not self._speech.empty():
-                pending, done = self._speech.get_nowait()
-            if pending:
-                frame, pending = pending[:FRAME_BYTES], pending[FRAME_BYTES:]
-                frame = frame.ljust(FRAME_BYTES, b"\0")
-            else:
-                frame = silence
-            try:
-                await self.connection.send(frame)
-            except websockets.ConnectionClosed:
-                if done is not None:
-                    done.set()
-                return
-            next_at += FRAME_SECONDS
-            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+    def heard_audio(self, at: float, size: int) -> None:
+        super().heard_audio(at, size)
+        self.playback.heard(at, size)
 
-    async def _ears(self) -> None:
-        try:
-            async for message in self.connection:
-                now = time.monotonic()
-                if isinstance(message, bytes):
-                    self.audio.append(Heard(now, len(message)))
-                    self.playback.heard(now, len(message))
-                else:
-                    event = json.loads(message)
-                    self.events.append((now, event))
-                    if event.get("type") == "agent.stopped":
-                        self.playback.agent_stopped()
-                    self._changed.set()
-        except websockets.ConnectionClosed:
-            pass
-        finally:
-            self.closed.set()
-            self._changed.set()
+    def heard_event(self, at: float, message: dict[str, Any]) -> None:
+        super().heard_event(at, message)
+        if message.get("type") == "agent.stopped":
+            self.playback.agent_stopped()
 
 
-@asynccontextmanager
-async def density_call(url: str, steady_from: float = 0.0) -> AsyncIterator[DensityCaller]:
+def density_call(url: str, steady_from: float = 0.0) -> AbstractAsyncContextManager[DensityCaller]:
     """A call's WebSocket with a `DensityCaller` on it; `steady_from` as in `Playback` (unix time)."""
-    async with websockets.connect(url, max_size=None, open_timeout=30) as connection:
-        caller = DensityCaller(connection, playback=Playback(time.monotonic() + steady_from - time.time()))
-        tasks = [asyncio.create_task(caller._microphone()), asyncio.create_task(caller._ears())]
-        try:
-            yield caller
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+    playback = Playback(time.monotonic() + steady_from - time.time())
+    return calling(url, lambda connection: DensityCaller(connection, frame_seconds=FRAME_SECONDS, playback=playback))
 
 
 @dataclass

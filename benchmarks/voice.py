@@ -51,7 +51,7 @@ from typing import IO, Any
 import httpx
 import numpy as np
 import psutil
-from tests.calls.webcall import WebCaller, web_call
+from tests.calls.webcall import SHOP_FAQ, WebCaller, web_call
 from tests.voice.speech import caller_audio, stop_session_piper_server
 
 from benchmarks.api import (
@@ -92,16 +92,6 @@ ANSWER_SECONDS = 2.5  # of the stand-in TTS, per sentence
 EMAIL = "voice-bench@example.com"
 PASSWORD = "voice-bench-password-123"
 
-SHOP_FAQ = """Opening hours. We are open Monday to Friday from 9 am to 6 pm, and on Saturday from 10 am to 4 pm.
-We are closed on Sundays and on public holidays.
-
-Returns. You can return any item within 30 days of purchase with its receipt for a full refund.
-
-Delivery. Standard delivery takes three to five working days and costs four pounds ninety nine.
-Orders over fifty pounds are delivered free of charge. Express delivery arrives the next working day.
-Our couriers deliver between 8 am and 8 pm. You can track your parcel with the link in your confirmation email.
-If you are not at home, the courier leaves a card and tries again the next day.
-After three attempts the parcel comes back to our store, where you can collect it within two weeks."""
 
 WARMUP_QUESTION = "Hello, can you hear me?"
 QUESTIONS = (

@@ -9,15 +9,30 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-FRAME_BYTES = 640  # 20 ms at 16 kHz, 16-bit mono
-FRAME_SECONDS = 0.02
+SAMPLE_RATE = 16_000
+FRAME_SECONDS = 0.02  # a browser's microphone frames: 640 bytes
+
+SHOP_FAQ = """Opening hours. We are open Monday to Friday from 9 am to 6 pm, and on Saturday from 10 am to 4 pm.
+We are closed on Sundays and on public holidays.
+
+Returns. You can return any item within 30 days of purchase with its receipt for a full refund.
+
+Delivery. Standard delivery takes three to five working days and costs four pounds ninety nine.
+Orders over fifty pounds are delivered free of charge. Express delivery arrives the next working day.
+Our couriers deliver between 8 am and 8 pm. You can track your parcel with the link in your confirmation email.
+If you are not at home, the courier leaves a card and tries again the next day.
+After three attempts the parcel comes back to our store, where you can collect it within two weeks."""
+"""What the scripted callers' agents know: a shop's FAQ, as one knowledge base document."""
+
+
+Caller = TypeVar("Caller", bound="WebCaller")
 
 
 @dataclass
@@ -32,8 +47,17 @@ class WebCaller:
     events: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     audio: list[Heard] = field(default_factory=list)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    frame_seconds: float = FRAME_SECONDS
     _speech: asyncio.Queue[tuple[bytes, asyncio.Event]] = field(default_factory=asyncio.Queue)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def heard_audio(self, at: float, size: int) -> None:
+        """An agent audio frame arrived (subclasses time it)."""
+        self.audio.append(Heard(at, size))
+
+    def heard_event(self, at: float, message: dict[str, Any]) -> None:
+        """An event arrived."""
+        self.events.append((at, message))
 
     async def say(self, pcm: bytes) -> float:
         """Speak `pcm` into the microphone in real time; returns when the last of it was sent (time.monotonic())."""
@@ -72,6 +96,7 @@ class WebCaller:
         return [m["text"] for _, m in self.events if m.get("type") == "transcript" and m["role"] == role and m["final"]]
 
     async def _microphone(self) -> None:
+        frame_bytes = int(SAMPLE_RATE * self.frame_seconds) * 2
         next_at = time.monotonic()
         pending = b""
         done: asyncio.Event | None = None
@@ -81,16 +106,15 @@ class WebCaller:
                 done = None
             if not pending and not self._speech.empty():
                 pending, done = self._speech.get_nowait()
-            frame, pending = (pending[:FRAME_BYTES], pending[FRAME_BYTES:]) if pending else (bytes(FRAME_BYTES), b"")
-            if len(frame) < FRAME_BYTES:
-                frame += bytes(FRAME_BYTES - len(frame))
+            frame, pending = (pending[:frame_bytes], pending[frame_bytes:]) if pending else (bytes(frame_bytes), b"")
+            frame = frame.ljust(frame_bytes, b"\0")
             try:
                 await self.connection.send(frame)
             except websockets.ConnectionClosed:
                 if done is not None:
                     done.set()
                 return
-            next_at += FRAME_SECONDS
+            next_at += self.frame_seconds
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
     async def _ears(self) -> None:
@@ -98,9 +122,9 @@ class WebCaller:
             async for message in self.connection:
                 now = time.monotonic()
                 if isinstance(message, bytes):
-                    self.audio.append(Heard(now, len(message)))
+                    self.heard_audio(now, len(message))
                 else:
-                    self.events.append((now, json.loads(message)))
+                    self.heard_event(now, json.loads(message))
                     self._changed.set()
         except websockets.ConnectionClosed:
             pass
@@ -109,11 +133,16 @@ class WebCaller:
             self._changed.set()
 
 
+def web_call(url: str) -> AbstractAsyncContextManager[WebCaller]:
+    """Open a web call's WebSocket and keep a caller's microphone and ears running until the block exits."""
+    return calling(url, WebCaller)
+
+
 @asynccontextmanager
-async def web_call(url: str) -> AsyncIterator[WebCaller]:
-    """Open a web call's WebSocket and keep its microphone and ears running until the block exits."""
-    async with websockets.connect(url, max_size=None) as connection:
-        caller = WebCaller(connection)
+async def calling(url: str, make: Callable[[ClientConnection], Caller]) -> AsyncIterator[Caller]:
+    """`web_call` with a caller of one's own (made by `make`, from the connection)."""
+    async with websockets.connect(url, max_size=None, open_timeout=30) as connection:
+        caller = make(connection)
         tasks = [asyncio.create_task(caller._microphone()), asyncio.create_task(caller._ears())]
         try:
             yield caller
