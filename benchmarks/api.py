@@ -35,6 +35,8 @@ import httpx
 import psutil
 import uvicorn
 
+from benchmarks._machine import load_average
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 ME_PATH = "/api/v1/auth/me"
@@ -306,10 +308,6 @@ def implementations() -> str:
         except ImportError:
             parts.append(fallback)
     return f"uvicorn {uvicorn.__version__} ({', '.join(parts)})"
-
-
-def load_average() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def report(

@@ -54,6 +54,7 @@ from sqlalchemy import event, select, text
 from tests.knowledge.files import pdf
 
 from benchmarks import _knowledge_corpus as corpus
+from benchmarks._machine import cpu_model, load_average
 from vocalis.auth.permissions import Permission
 from vocalis.auth.principal import Principal
 from vocalis.config import Settings
@@ -660,20 +661,6 @@ class Results:
     crowded_plan: list[str] = field(default_factory=list)
     labelled: tuple[int, int, int] = (0, 0, 0)  # businesses, passages, questions
     chunk_size: tuple[int, int] = (0, 0)
-
-
-def load_average() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 async def describe_machine(bench: Bench) -> list[str]:

@@ -54,6 +54,7 @@ import psutil
 from tests.calls.webcall import SHOP_FAQ, WebCaller, web_call
 from tests.voice.speech import caller_audio, stop_session_piper_server
 
+from benchmarks._machine import cpu_model, load_average
 from benchmarks.api import (
     HOST,
     CpuMeter,
@@ -61,7 +62,6 @@ from benchmarks.api import (
     cpu_seconds,
     free_port,
     implementations,
-    load_average,
     postmaster_pid,
     stop_postgres,
     temporary_dir,
@@ -214,16 +214,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.turns < 1 or not args.levels or args.levels[0] < 1 or args.seconds <= SETTLE_SECONDS:
         parser.error(f"--turns and every level must be >= 1, --seconds > {SETTLE_SECONDS:g}")
     return args
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def describe_machine() -> list[str]:

@@ -10,6 +10,8 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from tests.standins.openai import STANDIN_KEY, OpenAIStandIn
+from tests.standins.server import serve
 from vocalis.app import create_app
 from vocalis.config import Settings
 from vocalis.database import migrate
@@ -84,3 +86,19 @@ async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
 
 def unique(prefix: str = "u") -> str:
     return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def openai_server() -> Iterator[tuple[OpenAIStandIn, str]]:
+    standin = OpenAIStandIn(STANDIN_KEY)
+    with serve(standin.app) as url:
+        yield standin, f"{url}/v1"
+
+
+@pytest.fixture
+def openai(openai_server: tuple[OpenAIStandIn, str]) -> tuple[OpenAIStandIn, str]:
+    """The chat stand-in with no scripts or requests left over from other tests; yields it and its base URL."""
+    standin, url = openai_server
+    standin.chat_scripts.clear()
+    standin.chat_requests.clear()
+    return standin, url

@@ -1,11 +1,9 @@
 """Helpers for the calls tests: agents, knowledge to answer from, the OpenAI chat stand-in, calls made by hand."""
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import update
@@ -13,8 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories import Account
 from tests.knowledge.conftest import Drain, drain
-from tests.standins.openai import OpenAIStandIn
-from tests.standins.server import serve
+from tests.standins.openai import STANDIN_KEY
 from vocalis.calls import service
 from vocalis.calls.schemas import CallUsage
 from vocalis.kit.db import utcnow
@@ -24,7 +21,7 @@ from vocalis.voice.recorder import TurnRecord
 
 __all__ = ["drain"]  # the knowledge tests' job-worker fixture, used here to ingest what agents answer from
 
-OPENAI_KEY = "sk-calls-standin-0123456789abcdef"
+OPENAI_KEY = STANDIN_KEY
 HOURS = (
     "Opening hours. On Saturday we open at 10am and close at 4pm. On Sundays the salon is closed. "
     "Parking is free behind the building."
@@ -109,19 +106,3 @@ async def finished_web_call(
 def storage_of(app: FastAPI) -> Storage:
     storage: Storage = app.state.storage
     return storage
-
-
-@pytest.fixture(scope="session")
-def openai_server() -> Iterator[tuple[OpenAIStandIn, str]]:
-    standin = OpenAIStandIn(OPENAI_KEY)
-    with serve(standin.app) as url:
-        yield standin, f"{url}/v1"
-
-
-@pytest.fixture
-def openai(openai_server: tuple[OpenAIStandIn, str]) -> tuple[OpenAIStandIn, str]:
-    """The chat stand-in with no scripts or requests left over from other tests; yields it and its base URL."""
-    standin, url = openai_server
-    standin.chat_scripts.clear()
-    standin.chat_requests.clear()
-    return standin, url

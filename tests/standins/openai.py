@@ -126,6 +126,10 @@ def _error_kind(status: int) -> str:
     return "server_error" if status >= 500 else "requests" if status == 429 else "invalid_request_error"
 
 
+# The key the shared chat stand-in (tests/conftest.py `openai`) accepts.
+STANDIN_KEY = "sk-test-standin-0123456789abcdef"
+
+
 class OpenAIStandIn:
     def __init__(self, api_key: str) -> None:
         self.api_key = api_key

@@ -1,8 +1,10 @@
 """Call rules: admission within the plan's limits, the web-call join token, text chats, finishing a call's record."""
 
 import hashlib
+import io
 import secrets
 import uuid
+import wave
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -312,9 +314,6 @@ async def recording(session: AsyncSession, principal: Principal, storage: Storag
 
 def wav(pcm: bytes, sample_rate: int = 16_000) -> bytes:
     """16-bit mono PCM as a WAV file."""
-    import io
-    import wave
-
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:
         out.setnchannels(1)

@@ -7,7 +7,7 @@ transport in -> STT -> user turns (Silero VAD, Smart Turn, interruptions, idle t
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from loguru import logger
@@ -76,7 +76,6 @@ class CallOutcome:
     # 16 kHz mono PCM16 of both sides, when recording was on.
     recording: bytes | None = None
     duration_ms: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def build_prompt(agent: AgentRead, messages: list[Message], passages: list[str]) -> Prompt:

@@ -1,17 +1,15 @@
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.standins.openai import ChatScript, OpenAIStandIn, ScriptedToolCall
-from tests.standins.server import serve
+from tests.standins.openai import STANDIN_KEY, ChatScript, OpenAIStandIn, ScriptedToolCall
 from vocalis.voice.providers.llm import OpenAIChat
 from vocalis.voice.thinking import EndCall, Message, Prompt, Thinker, ThinkerError, TokenUsage
 
-KEY = "sk-test-standin-0123456789abcdef"
+KEY = STANDIN_KEY
 MODEL = "gpt-4o-mini"
 
 PROMPT = Prompt(
@@ -24,21 +22,6 @@ PROMPT = Prompt(
     passages=["## Opening hours\n- Saturday: 10am to 4pm\n- Sunday: closed", "Parking is free behind the salon."],
     end_call_phrases=["goodbye"],
 )
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[OpenAIStandIn, str]]:
-    standin = OpenAIStandIn(KEY)
-    with serve(standin.app) as url:
-        yield standin, f"{url}/v1"
-
-
-@pytest.fixture
-def openai(server: tuple[OpenAIStandIn, str]) -> tuple[OpenAIStandIn, str]:
-    standin, url = server
-    standin.chat_scripts.clear()
-    standin.chat_requests.clear()
-    return standin, url
 
 
 def thinker(
