@@ -22,12 +22,11 @@ from vocalis.database import check_ready, database_url
 from vocalis.health import router as health_router
 from vocalis.kit.db import Database, libpq_url
 from vocalis.kit.errors import ERROR_RESPONSES, install_error_handlers
-from vocalis.kit.jobs import Jobs
+from vocalis.kit.jobs import Jobs, WorkerContext
 from vocalis.kit.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from vocalis.kit.ratelimit import RateLimiter
 from vocalis.kit.storage import LocalStorage
 from vocalis.knowledge.endpoints import router as knowledge_router
-from vocalis.knowledge.tasks import WorkerDependencies
 from vocalis.knowledge.tasks import register as register_knowledge_jobs
 from vocalis.tenants.endpoints import router as tenants_router
 from vocalis.users.endpoints import router as users_router
@@ -76,8 +75,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                     stack.push_async_callback(_cancel, listener)
             await stack.enter_async_context(app.state.jobs.app.open_async())
             if settings.run_worker:
-                dependencies = WorkerDependencies(app.state.database, app.state.storage, settings)
-                await stack.enter_async_context(app.state.jobs.worker(dependencies, settings.worker_concurrency))
+                worker = WorkerContext(app.state.database, app.state.storage, settings)
+                await stack.enter_async_context(app.state.jobs.worker(worker, settings.worker_concurrency))
             # Piper runs as a child process for the whole app; the offline models load in the background.
             stack.push_async_callback(stop_shared_piper_server)
             if settings.preload_voice_models:

@@ -42,22 +42,18 @@ async def _run_worker(settings: Settings) -> None:
     from vocalis.app import JOB_REGISTRARS
     from vocalis.database import check_ready
     from vocalis.kit.db import Database
-    from vocalis.kit.jobs import Jobs
+    from vocalis.kit.jobs import Jobs, WorkerContext
     from vocalis.kit.storage import LocalStorage
-    from vocalis.knowledge.tasks import WorkerDependencies
 
     with database_url(settings) as url:
         database = Database.connect(url)
         try:
             await check_ready(database.engine)
             jobs = Jobs.for_database(url, JOB_REGISTRARS)
-            dependencies = WorkerDependencies(database, LocalStorage(settings.files_dir), settings)
+            worker = WorkerContext(database, LocalStorage(settings.files_dir), settings)
             logger.info("Vocalis worker started")
             async with jobs.app.open_async():
-                # Stops gracefully on SIGINT/SIGTERM, letting running jobs finish.
-                await jobs.app.run_worker_async(
-                    concurrency=settings.worker_concurrency, additional_context={"vocalis": dependencies}
-                )
+                await jobs.run_worker(worker, settings.worker_concurrency)
         finally:
             await database.dispose()
 

@@ -5,7 +5,7 @@ from fastapi import FastAPI
 
 from vocalis.config import Settings
 from vocalis.kit.db import Database
-from vocalis.knowledge.tasks import WorkerDependencies
+from vocalis.kit.jobs import WorkerContext
 
 Drain = Callable[[], Awaitable[None]]
 
@@ -15,7 +15,7 @@ def drain(app: FastAPI, database: Database, settings: Settings) -> Drain:
     """Run the job worker until the queue is empty (the test app keeps jobs in memory)."""
 
     async def run() -> None:
-        dependencies = WorkerDependencies(database, app.state.storage, settings)
+        dependencies = WorkerContext(database, app.state.storage, settings)
         await app.state.jobs.app.run_worker_async(
             wait=False,
             listen_notify=False,

@@ -4,6 +4,7 @@ an access token or API key into a Principal."""
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +17,7 @@ from vocalis.auth.principal import Principal
 from vocalis.auth.schemas import RegisterRequest, TokenResponse
 from vocalis.auth.tokens import create_access_token, decode_access_token, digest, new_refresh_token
 from vocalis.config import Settings
-from vocalis.kit.db import utcnow
+from vocalis.kit.db import utcnow, write_independently
 from vocalis.kit.errors import Forbidden, TenantSuspended, Unauthorized
 from vocalis.kit.ratelimit import RateLimiter
 from vocalis.models.tenant import Tenant, TenantStatus
@@ -77,15 +78,18 @@ async def login(
     valid, upgraded_hash = await verify_password(password, found[0].password_hash if found else None)
     if found is None or not valid:
         await limiter.hit(settings.login_failures_per_account, "login-failed", account, address)
-        await audit.record(
+        # Audited although the request fails: written in a transaction of its own.
+        write_independently(
             session,
-            "auth.login_failed",
-            tenant_id=found[1].id if found else None,
-            target_type="user" if found else None,
-            target_id=found[0].id if found else None,
-            ip_address=client.ip_address,
+            partial(
+                audit.record,
+                action="auth.login_failed",
+                tenant_id=found[1].id if found else None,
+                target_type="user" if found else None,
+                target_id=found[0].id if found else None,
+                ip_address=client.ip_address,
+            ),
         )
-        await session.commit()  # the failure is audited even though the request fails
         raise Unauthorized("Invalid email or password")
 
     user, tenant = found
@@ -138,16 +142,10 @@ async def refresh(session: AsyncSession, settings: Settings, refresh_token: str)
     if auth_session.revoked_at is not None or auth_session.expires_at <= now:
         raise Unauthorized("Session has ended")
     if token.used_at is not None:
-        await repository.revoke_sessions(session, session_id=auth_session.id, reason="refresh_reuse")
-        await audit.record(
-            session,
-            "auth.refresh_reuse",
-            tenant_id=auth_session.tenant_id,
-            actor_user_id=auth_session.user_id,
-            target_type="session",
-            target_id=auth_session.id,
+        # The revocation must stand although the request fails: written in a transaction of its own.
+        write_independently(
+            session, partial(_revoke_replayed, auth_session.id, auth_session.tenant_id, auth_session.user_id)
         )
-        await session.commit()  # the revocation must stand although the request fails
         raise Unauthorized("Refresh token was already used; the session has been revoked")
 
     user = await session.get(User, auth_session.user_id)
@@ -158,6 +156,21 @@ async def refresh(session: AsyncSession, settings: Settings, refresh_token: str)
     token.used_at = now
     auth_session.last_used_at = now
     return await _issue_tokens(session, settings, user.id, user.tenant_id, auth_session.id)
+
+
+async def _revoke_replayed(
+    session_id: uuid.UUID, tenant_id: uuid.UUID, user_id: uuid.UUID, session: AsyncSession
+) -> None:
+    """End the login session whose spent refresh token was presented again (someone else may hold a copy)."""
+    await repository.revoke_sessions(session, session_id=session_id, reason="refresh_reuse")
+    await audit.record(
+        session,
+        "auth.refresh_reuse",
+        tenant_id=tenant_id,
+        actor_user_id=user_id,
+        target_type="session",
+        target_id=session_id,
+    )
 
 
 async def logout(session: AsyncSession, principal: Principal | None, refresh_token: str | None) -> None:

@@ -4,12 +4,11 @@ import procrastinate
 from procrastinate import JobContext
 
 from vocalis.calls import service
-from vocalis.knowledge.tasks import WorkerDependencies
+from vocalis.kit.jobs import WorkerContext
 
 
 async def end_abandoned_calls(context: JobContext, timestamp: int) -> None:
-    dependencies: WorkerDependencies = context.additional_context["vocalis"]
-    async with dependencies.database.transaction() as session:
+    async with WorkerContext.of(context).database.transaction() as session:
         await service.end_abandoned(session)
 
 

@@ -1,12 +1,14 @@
-"""Database access: the declarative base, the engine, sessions, and the one tenant-scoping helper."""
+"""Database access: the declarative base, the engine, one transaction per unit of work with the effects that follow
+it, and the tenant-scoping helpers every repository reads and writes tenant-owned rows through."""
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, MetaData, Select, func, select
+from loguru import logger
+from sqlalchemy import Delete, DateTime, ForeignKey, MetaData, Select, Update, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
@@ -38,27 +40,63 @@ class TimestampMixin:
 
 
 class TenantOwned:
-    """Marks a table as owned by a tenant; such rows are only ever read through `tenant_select`."""
+    """Marks a table as owned by a tenant: repositories read and write its rows through the scoped helpers below."""
 
     @declared_attr
     def tenant_id(cls) -> Mapped[uuid.UUID]:
-        from sqlalchemy import ForeignKey
-
         return mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
 
 
 Owned = TypeVar("Owned", bound=TenantOwned)
 
 
-def tenant_select(model: type[Owned], tenant_id: uuid.UUID | None) -> Select[Owned]:
-    """SELECT of a tenant-owned model limited to one tenant (None: all tenants, for platform admins only).
+def tenant_select(model: type[Owned], tenant_id: uuid.UUID) -> Select[Owned]:
+    """SELECT of a tenant-owned model limited to one tenant, so no query can forget the tenant."""
+    return select(model).where(model.tenant_id == tenant_id)
 
-    Every repository reads tenant-owned rows through this, so no query can forget the tenant.
-    """
-    stmt = select(model)
-    if tenant_id is not None:
-        stmt = stmt.where(model.tenant_id == tenant_id)
-    return stmt
+
+def tenant_update(model: type[Owned], tenant_id: uuid.UUID) -> Update:
+    """UPDATE of a tenant-owned model limited to one tenant."""
+    return update(model).where(model.tenant_id == tenant_id)
+
+
+def tenant_delete(model: type[Owned], tenant_id: uuid.UUID) -> Delete:
+    """DELETE of a tenant-owned model limited to one tenant."""
+    return delete(model).where(model.tenant_id == tenant_id)
+
+
+# What a transaction does once it has ended: effects outside the database (queueing jobs, removing files) that must
+# happen only if, or only unless, its writes were committed.
+Effect = Callable[[], Awaitable[None]]
+Write = Callable[[AsyncSession], Awaitable[None]]
+_AFTER_COMMIT = "vocalis_after_commit"
+_AFTER_ROLLBACK = "vocalis_after_rollback"
+_INDEPENDENT = "vocalis_independent_writes"
+
+
+def after_commit(session: AsyncSession, effect: Effect) -> None:
+    """Run `effect` once the session's transaction has committed (never if it rolls back)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(effect)
+
+
+def after_rollback(session: AsyncSession, effect: Effect) -> None:
+    """Run `effect` if the session's transaction rolls back (to undo what was done outside the database)."""
+    session.info.setdefault(_AFTER_ROLLBACK, []).append(effect)
+
+
+def write_independently(session: AsyncSession, write: Write) -> None:
+    """The one exception to one commit per request: `write` runs in a short transaction of its own once the
+    session's transaction has ended, committed or not. Only for writes that must stand although the request fails:
+    the audit row of a failed login, and the revocation of a session whose refresh token was replayed."""
+    session.info.setdefault(_INDEPENDENT, []).append(write)
+
+
+async def _run_effects(effects: list[Effect]) -> None:
+    for effect in effects:
+        try:
+            await effect()
+        except Exception:  # the transaction's outcome stands; an effect that failed is logged, not raised
+            logger.exception("An effect after the end of a transaction failed")
 
 
 class Database:
@@ -76,16 +114,32 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One session per unit of work: committed at the end, rolled back on any error."""
+        """One session per unit of work: committed at the end, rolled back on any error; then the effects that were
+        registered for that outcome run (see `after_commit`, `after_rollback` and `write_independently`)."""
         async with self.sessionmaker() as session:
             try:
-                yield session
-                # A request answered from memory never touched the database: nothing to commit.
-                if session.in_transaction() or session.new or session.dirty or session.deleted:
-                    await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
+                try:
+                    yield session
+                    # A request answered from memory never touched the database: nothing to commit.
+                    if session.in_transaction() or session.new or session.dirty or session.deleted:
+                        await session.commit()
+                except BaseException:
+                    await session.rollback()
+                    session.info.pop(_AFTER_COMMIT, None)
+                    await _run_effects(session.info.pop(_AFTER_ROLLBACK, []))
+                    raise
+                session.info.pop(_AFTER_ROLLBACK, None)
+                await _run_effects(session.info.pop(_AFTER_COMMIT, []))
+            finally:
+                await self._write_independently(session.info.pop(_INDEPENDENT, []))
+
+    async def _write_independently(self, writes: list[Write]) -> None:
+        for write in writes:
+            try:
+                async with self.transaction() as session:
+                    await write(session)
+            except Exception:
+                logger.exception("An independent write failed")
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -8,6 +8,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 from anyio import to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +18,7 @@ from vocalis.auth.principal import Principal
 from vocalis.billing import service as billing
 from vocalis.billing.service import Resource
 from vocalis.config import Settings
+from vocalis.kit.db import after_commit, after_rollback
 from vocalis.kit.errors import AppError, InvalidInput, NotFound, PayloadTooLarge
 from vocalis.kit.jobs import Jobs
 from vocalis.kit.pagination import PageParams
@@ -133,10 +135,8 @@ async def update_base(
     base.chunk_size, base.chunk_overlap = size, overlap
     await session.flush()
     if (base.embedding_provider, base.embedding_model, base.chunk_size, base.chunk_overlap) != before:
-        document_ids = await repository.mark_pending(session, principal.tenant_id, base.id)
-        await session.commit()  # the worker must see the new settings before it runs
-        for document_id in document_ids:
-            await jobs.defer("ingest_document", document_id=str(document_id))
+        for document_id in await repository.mark_pending(session, principal.tenant_id, base.id):
+            jobs.defer(session, "ingest_document", document_id=str(document_id))
     return base
 
 
@@ -146,9 +146,8 @@ async def delete_base(session: AsyncSession, principal: Principal, storage: Stor
     base = await _base(session, principal.tenant_id, base_id)
     documents = await repository.documents_of_base(session, principal.tenant_id, base.id)
     await session.delete(base)
-    await session.commit()  # files go only once the rows are gone for good
     for document in documents:
-        await storage.delete(document.storage_key)
+        _delete_file_after_commit(session, storage, document.storage_key)
 
 
 async def base_statistics(session: AsyncSession, principal: Principal, base_id: uuid.UUID) -> KnowledgeBaseStatistics:
@@ -287,23 +286,22 @@ def _display_name(filename: str | None) -> str | None:
 async def _store_and_queue(
     session: AsyncSession, storage: Storage, jobs: Jobs, added: Sequence[_Added]
 ) -> list[tuple[Document, bool]]:
-    """Write the new documents' files, commit, then queue their ingestion. Files are written only once every
-    document passed its checks, and removed again if the commit fails, so a refused upload leaves nothing behind."""
-    new = [item for item in added if not item.duplicate]
-    written: list[str] = []
-    try:
-        for item in new:
-            await storage.put(item.document.storage_key, item.data)
-            written.append(item.document.storage_key)
-        await session.commit()  # the worker must find the documents when it picks the jobs up
-    except BaseException:
-        for key in written:
-            await storage.delete(key)
-        raise
-    for item in new:
-        # If this fails the documents stay pending, and the periodic sweep queues them again.
-        await jobs.defer("ingest_document", document_id=str(item.document.id))
+    """Write the new documents' files and queue their ingestion for after the commit. Files are written only once
+    every document passed its checks, and removed again if the transaction rolls back, so a refused upload leaves
+    nothing behind."""
+    for item in added:
+        if item.duplicate:
+            continue
+        key = item.document.storage_key
+        after_rollback(session, partial(storage.delete, key))
+        await storage.put(key, item.data)
+        jobs.defer(session, "ingest_document", document_id=str(item.document.id))
     return [(item.document, item.duplicate) for item in added]
+
+
+def _delete_file_after_commit(session: AsyncSession, storage: Storage, key: str) -> None:
+    # A file goes only once its document's row is gone for good.
+    after_commit(session, partial(storage.delete, key))
 
 
 async def get_document(session: AsyncSession, principal: Principal, document_id: uuid.UUID) -> Document:
@@ -339,8 +337,7 @@ async def delete_document(
     principal.require(Permission.KNOWLEDGE_WRITE)
     document = await _document(session, principal.tenant_id, document_id)
     await session.delete(document)
-    await session.commit()
-    await storage.delete(document.storage_key)
+    _delete_file_after_commit(session, storage, document.storage_key)
 
 
 async def reprocess_document(
@@ -353,8 +350,8 @@ async def reprocess_document(
     document.error = None
     document.attempts = 0
     document.processing_started_at = None
-    await session.commit()
-    await jobs.defer("ingest_document", document_id=str(document.id))
+    jobs.defer(session, "ingest_document", document_id=str(document.id))
+    await session.flush()
     return document
 
 

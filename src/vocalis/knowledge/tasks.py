@@ -1,39 +1,22 @@
 """The knowledge jobs: `ingest_document`, and a periodic sweep that re-queues stuck documents."""
 
 import uuid
-from dataclasses import dataclass
 
 import procrastinate
 from procrastinate import JobContext
 
-from vocalis.config import Settings
-from vocalis.kit.db import Database
-from vocalis.kit.storage import Storage
+from vocalis.kit.jobs import WorkerContext
 from vocalis.knowledge import ingestion
 
 
-@dataclass(frozen=True)
-class WorkerDependencies:
-    """What jobs need, handed to the worker as procrastinate's additional context under the key "vocalis"."""
-
-    database: Database
-    storage: Storage
-    settings: Settings
-
-
-def _dependencies(context: JobContext) -> WorkerDependencies:
-    dependencies: WorkerDependencies = context.additional_context["vocalis"]
-    return dependencies
-
-
 async def ingest_document(context: JobContext, document_id: str) -> None:
-    deps = _dependencies(context)
-    await ingestion.ingest(deps.database, deps.storage, deps.settings, uuid.UUID(document_id))
+    worker = WorkerContext.of(context)
+    await ingestion.ingest(worker.database, worker.storage, worker.settings, uuid.UUID(document_id))
 
 
 async def requeue_stuck_documents(context: JobContext, timestamp: int) -> None:
-    deps = _dependencies(context)
-    for document_id in await ingestion.requeue_stuck(deps.database, deps.settings):
+    worker = WorkerContext.of(context)
+    for document_id in await ingestion.requeue_stuck(worker.database, worker.settings):
         await context.app.configure_task("ingest_document").defer_async(document_id=str(document_id))
 
 
