@@ -19,7 +19,6 @@ the extractive responder, call records):
 import argparse
 import asyncio
 import math
-import uuid
 from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,16 +31,18 @@ from pipecat.services.stt_service import SegmentedSTTService
 from pipecat.services.tts_service import TTSService
 from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from vocalis.agents.schemas import AgentRead
 from vocalis.app import create_app
 from vocalis.config import Settings
 from vocalis.kit.logging import configure_logging
-from vocalis.voice.pipeline import SAMPLE_RATE, CallServices
-from vocalis.voice.providers.speech import TTS_FRAME_SECONDS, resample_pcm16, spoken_sentence
+from vocalis.voice.audio import SAMPLE_RATE, resample_pcm16
+from vocalis.voice.engine import CallServices
+from vocalis.voice.providers.speech import TTS_FRAME_SECONDS
+from vocalis.voice.recorder import spoken_sentence
 from vocalis.voice.responder import ExtractiveResponder
-from vocalis.voice.services import ServicesFactory
+from vocalis.voice.settings import VoiceSettings
+from vocalis.voice.stack import LLMEndpoint, ServicesFactory
+from vocalis.voice.usage import SpeechUsage
 
 HOST = "127.0.0.1"
 SECRET_KEY = "benchmark-signing-key-" + "x" * 32
@@ -64,14 +65,14 @@ def tone(seconds: float = ANSWER_SECONDS, rate: int = SAMPLE_RATE) -> bytes:
 
 
 class InstantSTT(SegmentedSTTService):
-    """Transcribes every VAD-delimited segment as the same question, at once. `audio_seconds` as Whisper's."""
+    """Transcribes every VAD-delimited segment as the same question, at once; counts usage as Whisper does."""
 
-    def __init__(self, question: str, **kwargs: Any) -> None:
+    def __init__(self, question: str, usage: SpeechUsage, **kwargs: Any) -> None:
         # Above the VAD's 0.2 s stop (as Whisper's is): the turn still ends as soon as the transcript is in.
         kwargs.setdefault("ttfs_p99_latency", 0.3)
         super().__init__(settings=STTSettings(model="stand-in", language="en"), **kwargs)
         self._question = question
-        self.audio_seconds = 0.0
+        self.usage = usage
 
     @property
     def wants_wav_segments(self) -> bool:
@@ -80,14 +81,14 @@ class InstantSTT(SegmentedSTTService):
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame | None, None]:
         if not audio:
             return
-        self.audio_seconds += len(audio) / (2 * (self.sample_rate or SAMPLE_RATE))
+        self.usage.stt_seconds += len(audio) / (2 * (self.sample_rate or SAMPLE_RATE))
         yield TranscriptionFrame(self._question, self._user_id, time_now_iso8601(), Language.EN)
 
 
 class ToneTTS(TTSService):
-    """Speaks every sentence, at once, as the same pre-made audio, framed like `PiperTTS`. `characters` as Piper's."""
+    """Speaks every sentence, at once, as the same pre-made audio, framed like `PiperTTS`; counts usage as Piper."""
 
-    def __init__(self, pcm: bytes, **kwargs: Any) -> None:
+    def __init__(self, pcm: bytes, usage: SpeechUsage, **kwargs: Any) -> None:
         super().__init__(
             push_start_frame=True,
             push_stop_frames=True,
@@ -95,13 +96,13 @@ class ToneTTS(TTSService):
             **kwargs,
         )
         self._pcm = pcm
-        self.characters = 0
+        self.usage = usage
 
     def can_generate_metrics(self) -> bool:
         return True
 
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
-        self.characters += len(text)
+        self.usage.tts_characters += len(text)
         await self.start_tts_usage_metrics(text)
         await self.stop_ttfb_metrics()
         rate = self.sample_rate or SAMPLE_RATE
@@ -117,10 +118,14 @@ class ToneTTS(TTSService):
 def stand_in_services(question: str, answer: bytes) -> ServicesFactory:
     """The app's call-services factory with the stand-ins (the agent's own STT and TTS settings are ignored)."""
 
-    async def services(
-        _session: AsyncSession, _settings: Settings, _tenant: uuid.UUID, _agent: AgentRead
-    ) -> CallServices:
-        return CallServices(stt=InstantSTT(question), tts=ToneTTS(answer), thinker=ExtractiveResponder())
+    async def services(_settings: Settings, _voice: VoiceSettings, _endpoint: LLMEndpoint | None) -> CallServices:
+        usage = SpeechUsage()
+        return CallServices(
+            stt=InstantSTT(question, usage),
+            tts=ToneTTS(answer, usage),
+            thinker=ExtractiveResponder(),
+            speech_usage=usage,
+        )
 
     return services
 

@@ -24,11 +24,12 @@ from tests.conftest import unique
 from tests.factories import Account, add_user, api_key, register
 from vocalis.app import create_app
 from vocalis.calls import service as calls
-from vocalis.calls.schemas import CallUsage
 from vocalis.config import Settings
 from vocalis.kit.db import Database
 from vocalis.models.user import Role
+from vocalis.voice.engine import CallOutcome
 from vocalis.voice.recorder import TurnRecord
+from vocalis.voice.usage import ProviderUsage
 
 API_PREFIX = "/api/v1"
 
@@ -117,11 +118,14 @@ async def _make_calls(
             session,
             app.state.storage,
             call_id,
-            end_reason="caller_goodbye",
-            error=None,
-            turns=turns,
-            usage=CallUsage(),
-            recording=b"\x00\x01" * 16_000,
+            CallOutcome(
+                "caller_goodbye",
+                None,
+                turns=turns,
+                usage=ProviderUsage(),
+                recording=b"\x00\x01" * 16_000,
+                farewell_sent=False,
+            ),
         )
     return [call_id]
 

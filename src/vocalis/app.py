@@ -1,4 +1,5 @@
-"""The application factory: routers, middleware, error handlers and the lifespan (database, rate limiter)."""
+"""The application factory: routers, middleware, error handlers, offline API docs, and the lifespan (the database,
+embedded or not; the job queue and worker; the principal-cache listener; the Piper server; model preloading)."""
 
 import asyncio
 import contextlib
@@ -21,6 +22,7 @@ from vocalis.credentials.endpoints import router as credentials_router
 from vocalis.database import check_ready, database_url
 from vocalis.health import router as health_router
 from vocalis.kit.db import Database, libpq_url
+from vocalis.kit.docs import install_docs
 from vocalis.kit.errors import ERROR_RESPONSES, install_error_handlers
 from vocalis.kit.jobs import Jobs, WorkerContext
 from vocalis.kit.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -29,9 +31,10 @@ from vocalis.kit.storage import LocalStorage
 from vocalis.knowledge.endpoints import router as knowledge_router
 from vocalis.knowledge.tasks import register as register_knowledge_jobs
 from vocalis.tenants.endpoints import router as tenants_router
+from vocalis.tenants.endpoints import signup_router
 from vocalis.users.endpoints import router as users_router
 from vocalis.voice.providers.piper import stop_shared_piper_server
-from vocalis.voice.services import offline_services, preload
+from vocalis.voice.stack import offline_services, preload
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
@@ -90,6 +93,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         version=__version__,
         description="Self-hostable, multi-tenant AI voice agent platform.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.limiter = RateLimiter(settings.redis_url)
@@ -101,6 +106,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
     for router in (
+        signup_router,
         auth_router,
         users_router,
         tenants_router,
@@ -112,6 +118,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         api.include_router(router)
     app.include_router(api)
     app.include_router(health_router)
+    install_docs(app)
 
     install_error_handlers(app)
     upload_bytes = settings.max_upload_file_bytes * settings.max_upload_files + settings.max_request_bytes

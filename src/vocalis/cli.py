@@ -1,4 +1,4 @@
-"""The `vocalis` command: serve, migrate, create-superuser."""
+"""The `vocalis` command: serve, worker, migrate, create-superuser."""
 
 import argparse
 import asyncio

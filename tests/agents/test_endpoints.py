@@ -8,9 +8,9 @@ from httpx import AsyncClient
 
 from tests.assertions import assert_error
 from tests.factories import Account, add_user, api_key, register
-from vocalis.agents.schemas import DEFAULT_SYSTEM_PROMPT
 from vocalis.models.user import Role
 from vocalis.voice import catalog
+from vocalis.voice.settings import DEFAULT_SYSTEM_PROMPT
 
 API = "/api/v1/agents"
 OPENAI_LLM = {"provider": "openai", "model": "gpt-4o-mini", "temperature": 0.3, "max_tokens": 120}

@@ -11,7 +11,6 @@ from vocalis.agents import service as agents
 from vocalis.agents.schemas import AgentCreate
 from vocalis.auth.permissions import permissions_for
 from vocalis.auth.principal import Principal
-from vocalis.billing import service as billing
 from vocalis.billing.service import Resource
 from vocalis.kit.errors import NotFound
 from vocalis.knowledge import service as knowledge
@@ -28,28 +27,28 @@ async def _owner(session: AsyncSession) -> Principal:
     return Principal(tenant_id=tenant.id, permissions=permissions_for(Role.OWNER), user_id=user.id, role=Role.OWNER)
 
 
-async def test_get_loads_the_tenants_own_agent_only(session: AsyncSession) -> None:
+async def test_load_agent_loads_the_tenants_own_agent_only(session: AsyncSession) -> None:
     owner, other = await _owner(session), await _owner(session)
-    agent = await agents.create(session, owner, AgentCreate(name="Front desk"))
-    assert (await agents.get(session, owner.tenant_id, agent.id)).name == "Front desk"
+    agent = await agents.create_agent(session, owner, AgentCreate(name="Front desk"))
+    assert (await agents.load_agent(session, owner.tenant_id, agent.id)).name == "Front desk"
     with pytest.raises(NotFound, match="Agent not found"):
-        await agents.get(session, other.tenant_id, agent.id)
+        await agents.load_agent(session, other.tenant_id, agent.id)
     with pytest.raises(NotFound):
-        await agents.get(session, owner.tenant_id, uuid.uuid4())
+        await agents.load_agent(session, owner.tenant_id, uuid.uuid4())
 
 
 async def test_agents_count_against_the_plan(session: AsyncSession) -> None:
     owner = await _owner(session)
-    assert (await billing.usage(session, owner.tenant_id)).quotas[Resource.AGENTS].used == 0
+    assert (await tenants.plan_usage(session, owner.tenant_id)).quotas[Resource.AGENTS].used == 0
     for number in range(2):
-        await agents.create(session, owner, AgentCreate(name=f"Agent {number}"))
-    quota = (await billing.usage(session, owner.tenant_id)).quotas[Resource.AGENTS]
+        await agents.create_agent(session, owner, AgentCreate(name=f"Agent {number}"))
+    quota = (await tenants.plan_usage(session, owner.tenant_id)).quotas[Resource.AGENTS]
     assert (quota.used, quota.limit) == (2, 3)
 
 
 async def test_stored_settings_are_plain_json(session: AsyncSession) -> None:
     owner = await _owner(session)
-    agent = await agents.create(session, owner, AgentCreate(name="x"))
+    agent = await agents.create_agent(session, owner, AgentCreate(name="x"))
     assert agent.stt == {"provider": "whisper", "model": "base"}
     assert agent.limits["max_duration_seconds"] == 600
     assert agent.knowledge_base_ids == []

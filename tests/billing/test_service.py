@@ -79,10 +79,25 @@ async def test_a_tenant_without_subscription_is_not_found(session: AsyncSession)
     session.add(tenant)
     await session.flush()
     with pytest.raises(NotFound):
-        await billing.usage(session, tenant.id)
+        await tenants.plan_usage(session, tenant.id)
 
 
 # --- ensure_capacity ----------------------------------------------------------------------------------------------
+
+
+def users_of(session: AsyncSession, tenant_id: uuid.UUID) -> billing.Count:
+    """The users domain's count, as it hands it to billing (billing counts nothing of other domains itself)."""
+
+    async def count() -> int:
+        return (await users.quota_counts(session, tenant_id))[Resource.USERS]
+
+    return count
+
+
+async def test_a_counted_resource_needs_its_owners_count(session: AsyncSession) -> None:
+    tenant_id = await new_tenant(session)
+    with pytest.raises(ValueError, match="needs the owner's count"):
+        await billing.ensure_capacity(session, tenant_id, Resource.USERS)
 
 
 async def test_ensure_capacity_allows_up_to_the_limit_and_refuses_at_it(session: AsyncSession) -> None:
@@ -90,11 +105,11 @@ async def test_ensure_capacity_allows_up_to_the_limit_and_refuses_at_it(session:
     for _ in range(3):
         await users.add(session, tenant_id, new_user())
     # Four users: one more fits, exactly up to the limit.
-    await billing.ensure_capacity(session, tenant_id, Resource.USERS)
+    await billing.ensure_capacity(session, tenant_id, Resource.USERS, users_of(session, tenant_id))
     await users.add(session, tenant_id, new_user())
 
     with pytest.raises(QuotaExceeded) as raised:
-        await billing.ensure_capacity(session, tenant_id, Resource.USERS)
+        await billing.ensure_capacity(session, tenant_id, Resource.USERS, users_of(session, tenant_id))
     assert raised.value.status_code == 402
     assert raised.value.code == "quota_exceeded"
     assert raised.value.details == {"resource": "users", "limit": 5, "used": 5, "plan": "free"}
@@ -106,9 +121,9 @@ async def test_ensure_capacity_allows_up_to_the_limit_and_refuses_at_it(session:
 
 async def test_ensure_capacity_counts_what_is_being_added(session: AsyncSession) -> None:
     tenant_id = await new_tenant(session)  # 1 of 5 users
-    await billing.ensure_capacity(session, tenant_id, Resource.USERS, adding=4)
+    await billing.ensure_capacity(session, tenant_id, Resource.USERS, users_of(session, tenant_id), adding=4)
     with pytest.raises(QuotaExceeded) as raised:
-        await billing.ensure_capacity(session, tenant_id, Resource.USERS, adding=5)
+        await billing.ensure_capacity(session, tenant_id, Resource.USERS, users_of(session, tenant_id), adding=5)
     assert raised.value.details["used"] == 1
 
 
@@ -125,7 +140,7 @@ async def test_ensure_capacity_on_call_minutes(session: AsyncSession) -> None:
 
 async def test_unlimited_resources_never_raise(session: AsyncSession) -> None:
     tenant_id = await new_tenant(session, plan="enterprise")
-    await billing.ensure_capacity(session, tenant_id, Resource.USERS, adding=1_000_000)
+    await billing.ensure_capacity(session, tenant_id, Resource.USERS, users_of(session, tenant_id), adding=1_000_000)
     await billing.ensure_capacity(session, tenant_id, Resource.CALL_MINUTES, adding=1_000_000)
 
     # A resource without a plan column is counted but never limited, on any plan.
@@ -140,8 +155,8 @@ async def test_ensure_capacity_is_per_tenant(session: AsyncSession) -> None:
         await users.add(session, full, new_user())
     other = await new_tenant(session)
     with pytest.raises(QuotaExceeded):
-        await billing.ensure_capacity(session, full, Resource.USERS)
-    await billing.ensure_capacity(session, other, Resource.USERS, adding=4)
+        await billing.ensure_capacity(session, full, Resource.USERS, users_of(session, full))
+    await billing.ensure_capacity(session, other, Resource.USERS, users_of(session, other), adding=4)
 
 
 # --- usage --------------------------------------------------------------------------------------------------------
@@ -158,7 +173,7 @@ async def test_usage_sums_call_seconds_of_the_current_period_into_minutes(sessio
     await record(session, tenant_id, "stt_seconds", 6000, utcnow())
     await record(session, await new_tenant(session), "call_seconds", 6000, utcnow())
 
-    usage = await billing.usage(session, tenant_id)
+    usage = await tenants.plan_usage(session, tenant_id)
     quota = usage.quotas[Resource.CALL_MINUTES]
     assert quota.used == 3  # 121 seconds, rounded up
     assert quota.limit == 300
@@ -166,11 +181,11 @@ async def test_usage_sums_call_seconds_of_the_current_period_into_minutes(sessio
 
 async def test_usage_rounds_call_minutes_up_only_past_a_whole_minute(session: AsyncSession) -> None:
     tenant_id = await new_tenant(session)
-    assert (await billing.usage(session, tenant_id)).quotas[Resource.CALL_MINUTES].used == 0
+    assert (await tenants.plan_usage(session, tenant_id)).quotas[Resource.CALL_MINUTES].used == 0
     await record(session, tenant_id, "call_seconds", 120, utcnow())
-    assert (await billing.usage(session, tenant_id)).quotas[Resource.CALL_MINUTES].used == 2
+    assert (await tenants.plan_usage(session, tenant_id)).quotas[Resource.CALL_MINUTES].used == 2
     await record(session, tenant_id, "call_seconds", 1, utcnow())
-    assert (await billing.usage(session, tenant_id)).quotas[Resource.CALL_MINUTES].used == 3
+    assert (await tenants.plan_usage(session, tenant_id)).quotas[Resource.CALL_MINUTES].used == 3
 
 
 async def test_usage_reports_every_resource_with_the_plans_limits(session: AsyncSession) -> None:
@@ -178,7 +193,7 @@ async def test_usage_reports_every_resource_with_the_plans_limits(session: Async
     await users.add(session, tenant_id, new_user())
     await record(session, tenant_id, "calls", 4, utcnow())
 
-    usage = await billing.usage(session, tenant_id)
+    usage = await tenants.plan_usage(session, tenant_id)
     free = await session.scalar(select(Plan).where(Plan.code == "free"))
     assert free is not None
     assert usage.plan.code == "free"
@@ -195,10 +210,10 @@ async def test_usage_reports_every_resource_with_the_plans_limits(session: Async
 async def test_usage_does_not_count_soft_deleted_users(session: AsyncSession) -> None:
     tenant_id = await new_tenant(session)
     user = await users.add(session, tenant_id, new_user())
-    assert (await billing.usage(session, tenant_id)).quotas[Resource.USERS].used == 2
+    assert (await tenants.plan_usage(session, tenant_id)).quotas[Resource.USERS].used == 2
     user.deleted_at = utcnow()
     await session.flush()
-    assert (await billing.usage(session, tenant_id)).quotas[Resource.USERS].used == 1
+    assert (await tenants.plan_usage(session, tenant_id)).quotas[Resource.USERS].used == 1
 
 
 # --- billing periods ----------------------------------------------------------------------------------------------
@@ -239,7 +254,7 @@ async def test_usage_of_a_rolled_period_ignores_the_old_periods_records(session:
     await record(session, tenant_id, "call_seconds", 600, old_start + timedelta(days=1))  # last period
     await record(session, tenant_id, "call_seconds", 60, utcnow() - timedelta(days=1))  # this period
 
-    usage = await billing.usage(session, tenant_id)
+    usage = await tenants.plan_usage(session, tenant_id)
     assert usage.period_start == old_start + PERIOD
     assert usage.period_end == old_start + 2 * PERIOD
     assert usage.quotas[Resource.CALL_MINUTES].used == 1
@@ -256,7 +271,7 @@ async def test_change_plan_moves_the_tenant_and_keeps_the_period(session: AsyncS
     await billing.change_plan(session, tenant_id, "pro")
     await session.flush()
 
-    usage = await billing.usage(session, tenant_id)
+    usage = await tenants.plan_usage(session, tenant_id)
     assert usage.plan.code == "pro"
     assert usage.quotas[Resource.USERS].limit == 50
     assert (usage.period_start, usage.period_end) == (start, end)
@@ -265,10 +280,10 @@ async def test_change_plan_moves_the_tenant_and_keeps_the_period(session: AsyncS
 async def test_change_plan_lifts_a_quota(session: AsyncSession) -> None:
     tenant_id = await new_tenant(session)
     with pytest.raises(QuotaExceeded):
-        await billing.ensure_capacity(session, tenant_id, Resource.USERS, adding=5)
+        await billing.ensure_capacity(session, tenant_id, Resource.USERS, users_of(session, tenant_id), adding=5)
     await billing.change_plan(session, tenant_id, "pro")
     await session.flush()
-    await billing.ensure_capacity(session, tenant_id, Resource.USERS, adding=5)
+    await billing.ensure_capacity(session, tenant_id, Resource.USERS, users_of(session, tenant_id), adding=5)
 
 
 async def test_change_plan_to_an_unknown_plan_raises_invalid_input(session: AsyncSession) -> None:
@@ -277,4 +292,4 @@ async def test_change_plan_to_an_unknown_plan_raises_invalid_input(session: Asyn
         await billing.change_plan(session, tenant_id, "platinum")
     assert raised.value.status_code == 422
     assert raised.value.details == {"plan": "platinum"}
-    assert (await billing.usage(session, tenant_id)).plan.code == "free"
+    assert (await tenants.plan_usage(session, tenant_id)).plan.code == "free"

@@ -13,11 +13,12 @@ from tests.factories import Account
 from tests.knowledge.conftest import Drain, drain
 from tests.standins.openai import STANDIN_KEY
 from vocalis.calls import service
-from vocalis.calls.schemas import CallUsage
 from vocalis.kit.db import utcnow
 from vocalis.kit.storage import Storage
 from vocalis.models.call import Call
+from vocalis.voice.engine import CallOutcome
 from vocalis.voice.recorder import TurnRecord
+from vocalis.voice.usage import ProviderUsage
 
 __all__ = ["drain"]  # the knowledge tests' job-worker fixture, used here to ingest what agents answer from
 
@@ -81,7 +82,7 @@ async def finished_web_call(
     *,
     seconds: int = 90,
     recording: bytes | None = None,
-    usage: CallUsage | None = None,
+    usage: ProviderUsage | None = None,
     turns: list[TurnRecord] | None = None,
 ) -> Call:
     """A web call joined and finished as the live engine does it, `seconds` long."""
@@ -93,11 +94,14 @@ async def finished_web_call(
         session,
         storage,
         joined.id,
-        end_reason="caller_hangup",
-        error=None,
-        turns=turns or [],
-        usage=usage or CallUsage(),
-        recording=recording,
+        CallOutcome(
+            "caller_hangup",
+            None,
+            turns=turns or [],
+            usage=usage or ProviderUsage(),
+            recording=recording,
+            farewell_sent=False,
+        ),
     )
     await session.commit()
     return call

@@ -12,12 +12,14 @@ from tests.calls.conftest import age, chat, finished_web_call, make_agent, start
 from tests.factories import register
 from tests.knowledge.conftest import Drain
 from vocalis.calls import repository, service
-from vocalis.calls.schemas import CallUsage
 from vocalis.models.billing import UsageRecord
 from vocalis.models.call import Call, CallStatus, CallTurn
+from vocalis.voice.audio import wav
+from vocalis.voice.engine import CallOutcome
 from vocalis.voice.recorder import TurnRecord
+from vocalis.voice.usage import ProviderUsage
 
-USAGE = CallUsage(stt_seconds=41.6, llm_prompt_tokens=900, llm_completion_tokens=120, tts_characters=530)
+USAGE = ProviderUsage(stt_seconds=41.6, llm_prompt_tokens=900, llm_completion_tokens=120, tts_characters=530)
 
 
 async def _usage(session: AsyncSession, call_id: uuid.UUID) -> dict[str, int]:
@@ -98,7 +100,7 @@ async def test_finishing_a_call_stores_its_transcript_and_meters_its_usage(
         TurnRecord("agent", "Goodbye!", 3400, 4100, latency={"total_ms": 500}),
     ]
     call = await finished_web_call(
-        client, session, storage_of(app), owner, agent["id"], seconds=125, usage=USAGE.model_copy(), turns=turns
+        client, session, storage_of(app), owner, agent["id"], seconds=125, usage=USAGE, turns=turns
     )
 
     assert call.status == CallStatus.COMPLETED and call.end_reason == "caller_hangup" and call.error is None
@@ -138,11 +140,14 @@ async def test_a_call_that_ended_in_error_is_failed_with_the_reason(
         session,
         storage_of(app),
         joined.id,
-        end_reason="provider_error",
-        error=message,
-        turns=[],
-        usage=CallUsage(),
-        recording=None,
+        CallOutcome(
+            "provider_error",
+            message,
+            turns=[],
+            usage=ProviderUsage(),
+            recording=None,
+            farewell_sent=False,
+        ),
     )
     assert (call.status, call.end_reason, call.error) == (CallStatus.FAILED, "provider_error", message)
     assert call.recording_key is None
@@ -158,7 +163,7 @@ async def test_a_recording_is_stored_per_tenant_as_wav(
     call = await finished_web_call(client, session, storage_of(app), owner, agent["id"], recording=pcm)
     assert call.recording_key == f"recordings/{owner.tenant_id}/{call.id}.wav"
     stored = await storage_of(app).get(call.recording_key)
-    assert stored == service.wav(pcm) and stored.startswith(b"RIFF") and stored.endswith(pcm)
+    assert stored == wav(pcm) and stored.startswith(b"RIFF") and stored.endswith(pcm)
 
 
 async def test_a_call_the_sweep_gave_up_on_is_finished_by_its_engine_and_metered_once(
@@ -180,11 +185,14 @@ async def test_a_call_the_sweep_gave_up_on_is_finished_by_its_engine_and_metered
         session,
         storage_of(app),
         call_id,
-        end_reason="caller_goodbye",
-        error=None,
-        turns=[TurnRecord("user", "Goodbye", 0, 500)],
-        usage=USAGE.model_copy(),
-        recording=None,
+        CallOutcome(
+            "caller_goodbye",
+            None,
+            turns=[TurnRecord("user", "Goodbye", 0, 500)],
+            usage=USAGE,
+            recording=None,
+            farewell_sent=False,
+        ),
     )
     await session.commit()
     assert (call.status, call.end_reason, call.error) == (CallStatus.COMPLETED, "caller_goodbye", None)

@@ -6,8 +6,8 @@ tests' conftest calls; the server is also stopped when the process exits).
 
 import re
 
+from vocalis.voice.audio import resample_pcm16
 from vocalis.voice.providers.piper import PiperServer
-from vocalis.voice.providers.speech import resample_pcm16
 
 SAMPLE_RATE = 16_000
 

@@ -44,7 +44,7 @@ async def list_agents(
     },
 )
 async def create_agent(data: AgentCreate, session: Session, principal: CurrentPrincipal) -> Agent:
-    return await service.create(session, principal, data)
+    return await service.create_agent(session, principal, data)
 
 
 @router.get("/{agent_id}", summary="Get an agent", response_model=AgentRead)
@@ -54,9 +54,9 @@ async def get_agent(agent_id: uuid.UUID, session: Session, principal: CurrentPri
 
 @router.patch("/{agent_id}", summary="Update an agent", response_model=AgentRead, responses=_INVALID_CHOICES)
 async def update_agent(agent_id: uuid.UUID, data: AgentUpdate, session: Session, principal: CurrentPrincipal) -> Agent:
-    return await service.update(session, principal, agent_id, data)
+    return await service.update_agent(session, principal, agent_id, data)
 
 
 @router.delete("/{agent_id}", summary="Delete an agent", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_agent(agent_id: uuid.UUID, session: Session, principal: CurrentPrincipal) -> None:
-    await service.delete(session, principal, agent_id)
+    await service.delete_agent(session, principal, agent_id)

@@ -1,16 +1,17 @@
 """Agent rules: an agent's configuration, checked against what this installation can run and what the tenant set up.
 
-`get` is how the calls domain loads the agent a call runs with.
+`load_agent` is how the calls domain loads the agent a call runs with.
 """
 
 import uuid
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vocalis.agents import repository
-from vocalis.agents.schemas import AgentCreate, AgentUpdate, LanguageModel, SpeechToText, TextToSpeech
+from vocalis.agents.schemas import AgentCreate, AgentUpdate
 from vocalis.auth.permissions import Permission
 from vocalis.auth.principal import Principal
 from vocalis.billing import service as billing
@@ -21,15 +22,18 @@ from vocalis.kit.pagination import PageParams
 from vocalis.knowledge import service as knowledge
 from vocalis.models.agent import Agent
 from vocalis.voice import catalog
+from vocalis.voice.settings import LanguageModel, SpeechToText, TextToSpeech
 
 # The nested settings groups, stored as JSON documents.
 _GROUPS = ("stt", "llm", "tts", "turn_taking", "limits")
 
 
-async def create(session: AsyncSession, principal: Principal, data: AgentCreate) -> Agent:
+async def create_agent(session: AsyncSession, principal: Principal, data: AgentCreate) -> Agent:
     """Create an agent after checking its knowledge bases, speech models and LLM credential."""
     principal.require(Permission.AGENTS_WRITE)
-    await billing.ensure_capacity(session, principal.tenant_id, Resource.AGENTS)
+    await billing.ensure_capacity(
+        session, principal.tenant_id, Resource.AGENTS, partial(repository.count, session, principal.tenant_id)
+    )
     await _check(session, principal.tenant_id, data.knowledge_base_ids, data.stt, data.llm, data.tts)
     agent = Agent(
         tenant_id=principal.tenant_id,
@@ -51,18 +55,18 @@ async def list_agents(
     session: AsyncSession, principal: Principal, search: str | None, page: PageParams
 ) -> tuple[list[Agent], int]:
     principal.require(Permission.AGENTS_READ)
-    return await repository.list_(session, principal.tenant_id, search, page)
+    return await repository.list_agents(session, principal.tenant_id, search, page)
 
 
 async def get_agent(session: AsyncSession, principal: Principal, agent_id: uuid.UUID) -> Agent:
     principal.require(Permission.AGENTS_READ)
-    return await get(session, principal.tenant_id, agent_id)
+    return await load_agent(session, principal.tenant_id, agent_id)
 
 
-async def update(session: AsyncSession, principal: Principal, agent_id: uuid.UUID, data: AgentUpdate) -> Agent:
+async def update_agent(session: AsyncSession, principal: Principal, agent_id: uuid.UUID, data: AgentUpdate) -> Agent:
     """Change an agent; the groups given are checked as on creation and replace the stored ones whole."""
     principal.require(Permission.AGENTS_WRITE)
-    agent = await get(session, principal.tenant_id, agent_id)
+    agent = await load_agent(session, principal.tenant_id, agent_id)
     await _check(session, principal.tenant_id, data.knowledge_base_ids or [], data.stt, data.llm, data.tts)
     changes: dict[str, Any] = {
         field: value
@@ -87,10 +91,10 @@ async def update(session: AsyncSession, principal: Principal, agent_id: uuid.UUI
     return agent
 
 
-async def delete(session: AsyncSession, principal: Principal, agent_id: uuid.UUID) -> None:
+async def delete_agent(session: AsyncSession, principal: Principal, agent_id: uuid.UUID) -> None:
     """Delete an agent; its past calls are kept (they carry a snapshot of its settings)."""
     principal.require(Permission.AGENTS_WRITE)
-    agent = await get(session, principal.tenant_id, agent_id)
+    agent = await load_agent(session, principal.tenant_id, agent_id)
     await session.delete(agent)
     await session.flush()
 
@@ -98,7 +102,12 @@ async def delete(session: AsyncSession, principal: Principal, agent_id: uuid.UUI
 # For other domains
 
 
-async def get(session: AsyncSession, tenant_id: uuid.UUID, agent_id: uuid.UUID) -> Agent:
+async def quota_counts(session: AsyncSession, tenant_id: uuid.UUID) -> dict[Resource, int]:
+    """What the tenant has of the resources its plan limits and this domain owns."""
+    return {Resource.AGENTS: await repository.count(session, tenant_id)}
+
+
+async def load_agent(session: AsyncSession, tenant_id: uuid.UUID, agent_id: uuid.UUID) -> Agent:
     """The tenant's agent; NotFound when it is missing or another tenant's."""
     agent = await repository.get(session, tenant_id, agent_id)
     if agent is None:

@@ -10,28 +10,12 @@ from vocalis.auth.schemas import (
     LoginRequest,
     LogoutRequest,
     RefreshRequest,
-    RegisterRequest,
-    RegisterResponse,
     TokenResponse,
+    UserRead,
 )
 from vocalis.dependencies import AppSettings, Limiter, Session
-from vocalis.tenants.schemas import TenantRead
-from vocalis.users.schemas import UserRead
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-
-
-@router.post(
-    "/register",
-    summary="Sign up: a new tenant with you as its owner",
-    response_model=RegisterResponse,
-    status_code=status.HTTP_201_CREATED,
-)
-async def register(
-    data: RegisterRequest, session: Session, settings: AppSettings, limiter: Limiter, client: ClientInfo
-) -> RegisterResponse:
-    user, tenant = await service.register(session, settings, limiter, data, client)
-    return RegisterResponse(user=UserRead.model_validate(user), tenant=TenantRead.model_validate(tenant))
 
 
 @router.post("/login", summary="Log in with email and password", response_model=TokenResponse)

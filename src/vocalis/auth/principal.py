@@ -19,9 +19,6 @@ class Principal:
     role: Role | None = None
     is_super_admin: bool = False
 
-    def can(self, permission: Permission) -> bool:
-        return permission in self.permissions
-
     def require(self, permission: Permission) -> None:
         if permission not in self.permissions:
             raise Forbidden(f"Missing permission {permission.value}", details={"permission": permission.value})
@@ -38,7 +35,3 @@ class Principal:
         if self.is_super_admin:
             return 100
         return ROLE_RANK[self.role] if self.role is not None else ROLE_RANK[Role.ADMIN]
-
-    def scope_tenant(self) -> uuid.UUID | None:
-        """Tenant filter for reads of platform-administered data: None (all tenants) for super admins."""
-        return None if self.is_super_admin else self.tenant_id

@@ -1,25 +1,33 @@
-from typing import Literal
+"""The identity's wire shapes: tokens, logins, passwords, and a user as the API shows it."""
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
 
-from vocalis.tenants.schemas import TenantRead
-from vocalis.users.schemas import Password, Username, UserRead
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from vocalis.models.user import Role
 
-class RegisterRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    email: EmailStr
-    username: Username
-    password: Password
-    first_name: str | None = Field(default=None, max_length=100)
-    last_name: str | None = Field(default=None, max_length=100)
-    tenant_name: str | None = Field(default=None, min_length=1, max_length=200)
+Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 
 
-class RegisterResponse(BaseModel):
-    user: UserRead
-    tenant: TenantRead
+class UserRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    email: str
+    username: str
+    first_name: str | None
+    last_name: str | None
+    role: Role
+    is_super_admin: bool
+    is_active: bool
+    is_verified: bool
+    verified_at: datetime | None
+    last_login_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
 
 
 class LoginRequest(BaseModel):

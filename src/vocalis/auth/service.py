@@ -1,5 +1,6 @@
-"""Authentication rules: registration, login, token refresh and rotation, logout, password changes, and turning
-an access token or API key into a Principal."""
+"""Authentication rules: login, token refresh and rotation, logout, password changes, turning an access token or
+API key into a Principal, and the calls other domains make to end access (revoke sessions and API keys, issue a new
+key, forget cached principals)."""
 
 import uuid
 from dataclasses import dataclass
@@ -10,20 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vocalis.audit import service as audit
 from vocalis.auth import repository
-from vocalis.auth.cache import CACHE
+from vocalis.auth.cache import CACHE, invalidate
 from vocalis.auth.passwords import hash_password, verify_password
-from vocalis.auth.permissions import Permission, permissions_for
+from vocalis.auth.permissions import API_KEY_DEFAULT_SCOPES, Permission, permissions_for
 from vocalis.auth.principal import Principal
-from vocalis.auth.schemas import RegisterRequest, TokenResponse
-from vocalis.auth.tokens import create_access_token, decode_access_token, digest, new_refresh_token
+from vocalis.auth.schemas import TokenResponse, UserRead
+from vocalis.auth.tokens import create_access_token, decode_access_token, digest, new_api_key, new_refresh_token
 from vocalis.config import Settings
 from vocalis.kit.db import utcnow, write_independently
 from vocalis.kit.errors import Forbidden, TenantSuspended, Unauthorized
 from vocalis.kit.ratelimit import RateLimiter
-from vocalis.models.tenant import Tenant, TenantStatus
+from vocalis.models.tenant import ApiKey, Tenant, TenantStatus
 from vocalis.models.user import AuthSession, RefreshToken, Role, User
-from vocalis.tenants import service as tenants
-from vocalis.users.schemas import UserCreate, UserRead
 
 # API keys record their last use at most this often, so busy keys do not write on every request.
 API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
@@ -40,28 +39,6 @@ def ensure_tenant_usable(tenant: Tenant) -> None:
         raise TenantSuspended("This tenant is suspended", details={"tenant_id": str(tenant.id)})
     if tenant.status != TenantStatus.ACTIVE:
         raise Unauthorized("Invalid credentials")
-
-
-async def register(
-    session: AsyncSession, settings: Settings, limiter: RateLimiter, data: RegisterRequest, client: Client
-) -> tuple[User, Tenant]:
-    """Sign up: a new tenant on the default plan with the registering user as its owner."""
-    await limiter.hit(settings.register_limit_per_address, "register", client.ip_address or "-")
-    await limiter.hit(settings.register_limit_per_account, "register", data.email.lower())
-    owner = UserCreate(
-        email=data.email,
-        username=data.username,
-        password=data.password,
-        first_name=data.first_name,
-        last_name=data.last_name,
-        role=Role.OWNER,
-    )
-    name = data.tenant_name or f"{data.first_name or data.username}'s workspace"
-    tenant, user = await tenants.create_with_owner(session, name=name, owner=owner, plan=settings.default_plan)
-    await audit.record(
-        session, "user.registered", tenant_id=tenant.id, actor_user_id=user.id, ip_address=client.ip_address
-    )
-    return user, tenant
 
 
 async def login(
@@ -268,3 +245,51 @@ async def authenticate_api_key(session: AsyncSession, settings: Settings, api_ke
     )
     CACHE.put(f"key:{key_hash}", principal, None, settings.auth_cache_seconds, generation)
     return principal
+
+
+# For other domains: ending access
+
+
+async def revoke_sessions(
+    session: AsyncSession,
+    *,
+    reason: str,
+    tenant_id: uuid.UUID | None = None,
+    user_id: uuid.UUID | None = None,
+) -> None:
+    """End the live login sessions of a tenant or of a user, at once and on every replica."""
+    if tenant_id is None and user_id is None:
+        raise ValueError("revoke_sessions needs a tenant or a user")
+    await repository.revoke_sessions(session, reason=reason, tenant_id=tenant_id, user_id=user_id)
+
+
+async def revoke_api_keys(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """Revoke the tenant's API keys, at once and on every replica."""
+    await repository.revoke_api_keys(session, tenant_id)
+
+
+async def replace_api_key(
+    session: AsyncSession, tenant_id: uuid.UUID, created_by: uuid.UUID | None
+) -> tuple[str, ApiKey]:
+    """Revoke the tenant's API keys and issue a new one: the raw key (shown once, never stored) and its record."""
+    await repository.revoke_api_keys(session, tenant_id)
+    raw = new_api_key()
+    key = ApiKey(
+        tenant_id=tenant_id,
+        prefix=raw[:10],
+        key_hash=digest(raw),
+        scopes=sorted(API_KEY_DEFAULT_SCOPES),
+        created_by_user_id=created_by,
+        created_at=utcnow(),
+    )
+    session.add(key)
+    await session.flush()
+    return raw, key
+
+
+async def forget_principals(
+    session: AsyncSession, *, tenant_id: uuid.UUID | None = None, user_id: uuid.UUID | None = None
+) -> None:
+    """Drop cached principals of a tenant or a user whose rights changed (role, activation, suspension)."""
+    scopes = [f"{kind}:{value}" for kind, value in (("tenant", tenant_id), ("user", user_id)) if value is not None]
+    await invalidate(session, *scopes)

@@ -1,17 +1,14 @@
-"""Queries for plans, subscriptions and the usage each quota is measured against."""
+"""Queries for plans, subscriptions and metered usage. Billing counts nothing of other domains: they pass it in."""
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vocalis.calls import repository as calls_repository
-from vocalis.kit.db import tenant_select
-from vocalis.models.agent import Agent
+from vocalis.kit.db import tenant_delete, tenant_select
 from vocalis.models.billing import Plan, Subscription, UsageRecord
-from vocalis.models.knowledge import Document, KnowledgeBase
-from vocalis.models.user import User
 
 
 async def plan_by_code(session: AsyncSession, code: str) -> Plan | None:
@@ -25,36 +22,21 @@ async def subscription(session: AsyncSession, tenant_id: uuid.UUID) -> tuple[Sub
     return (row[0], row[1]) if row else None
 
 
-async def count_users(session: AsyncSession, tenant_id: uuid.UUID) -> int:
-    stmt = tenant_select(User, tenant_id).where(User.deleted_at.is_(None))
-    return int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-
-
-async def count_knowledge_bases(session: AsyncSession, tenant_id: uuid.UUID) -> int:
-    stmt = tenant_select(KnowledgeBase, tenant_id)
-    return int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-
-
-async def count_agents(session: AsyncSession, tenant_id: uuid.UUID) -> int:
-    stmt = tenant_select(Agent, tenant_id)
-    return int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-
-
-async def count_live_calls(session: AsyncSession, tenant_id: uuid.UUID) -> int:
-    """Calls holding one of the tenant's concurrent-call slots (the rule lives with the calls)."""
-    return await calls_repository.count_live(session, tenant_id)
-
-
-async def count_documents(session: AsyncSession, tenant_id: uuid.UUID) -> tuple[int, int]:
-    """(documents, stored bytes) of a tenant."""
-    documents = tenant_select(Document, tenant_id).subquery()
-    count, size = (
-        await session.execute(select(func.count(), func.coalesce(func.sum(documents.c.size_bytes), 0)))
-    ).one()
-    return int(count), int(size)
-
-
 async def sum_usage(session: AsyncSession, tenant_id: uuid.UUID, metric: str, since: datetime) -> int:
     stmt = tenant_select(UsageRecord, tenant_id).where(UsageRecord.metric == metric, UsageRecord.recorded_at >= since)
     total = await session.scalar(select(func.coalesce(func.sum(stmt.subquery().c.quantity), 0)))
     return int(total or 0)
+
+
+def add_usage(
+    session: AsyncSession, tenant_id: uuid.UUID, quantities: Iterable[tuple[str, int]], reference: str, now: datetime
+) -> None:
+    for metric, quantity in quantities:
+        if quantity:
+            session.add(
+                UsageRecord(tenant_id=tenant_id, metric=metric, quantity=quantity, recorded_at=now, reference=reference)
+            )
+
+
+async def delete_usage(session: AsyncSession, tenant_id: uuid.UUID, reference: str) -> None:
+    await session.execute(tenant_delete(UsageRecord, tenant_id).where(UsageRecord.reference == reference))

@@ -1,6 +1,12 @@
-"""Plans, subscriptions and the quota service: every domain asks it before it creates or starts something."""
+"""Plans, subscriptions, metering and quotas: every domain asks `ensure_capacity` before it creates or starts
+something, and records what it consumed with `meter`.
+
+Billing is a leaf: it counts only the usage it metered. What other domains own (users, agents, documents, live
+calls) they count themselves and pass in, as a number or as a function that counts when a limit needs it.
+"""
 
 import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -15,7 +21,19 @@ from vocalis.models.billing import Plan, Subscription
 PERIOD = timedelta(days=30)
 
 
+class Metric(StrEnum):
+    """What usage records measure."""
+
+    CALLS = "calls"
+    CALL_SECONDS = "call_seconds"
+    STT_SECONDS = "stt_seconds"
+    LLM_TOKENS = "llm_tokens"
+    TTS_CHARACTERS = "tts_characters"
+
+
 class Resource(StrEnum):
+    """What a plan may limit."""
+
     USERS = "users"
     KNOWLEDGE_BASES = "knowledge_bases"
     DOCUMENTS = "documents"
@@ -36,6 +54,13 @@ _LIMIT_COLUMN: dict[Resource, str] = {
     Resource.CALL_MINUTES: "max_call_minutes_per_period",
     Resource.CONCURRENT_CALLS: "max_concurrent_calls",
 }
+
+
+# Resources measured by billing's own usage records; every other resource is counted by the domain that owns it.
+METERED = frozenset({Resource.CALLS, Resource.CALL_MINUTES})
+COUNTED = frozenset(Resource) - METERED
+
+Count = Callable[[], Awaitable[int]]
 
 
 @dataclass(frozen=True)
@@ -85,34 +110,25 @@ async def current_subscription(session: AsyncSession, tenant_id: uuid.UUID) -> t
     return subscription, plan
 
 
-async def _used(session: AsyncSession, tenant_id: uuid.UUID, resource: Resource, since: datetime) -> int:
-    if resource is Resource.USERS:
-        return await repository.count_users(session, tenant_id)
+async def _metered(session: AsyncSession, tenant_id: uuid.UUID, resource: Resource, since: datetime) -> int:
     if resource is Resource.CALL_MINUTES:
-        seconds = await repository.sum_usage(session, tenant_id, "call_seconds", since)
+        seconds = await repository.sum_usage(session, tenant_id, Metric.CALL_SECONDS, since)
         return -(-seconds // 60)
-    if resource is Resource.CALLS:
-        return await repository.sum_usage(session, tenant_id, "calls", since)
-    if resource is Resource.KNOWLEDGE_BASES:
-        return await repository.count_knowledge_bases(session, tenant_id)
-    if resource is Resource.DOCUMENTS:
-        return (await repository.count_documents(session, tenant_id))[0]
-    if resource is Resource.STORAGE_BYTES:
-        return (await repository.count_documents(session, tenant_id))[1]
-    if resource is Resource.AGENTS:
-        return await repository.count_agents(session, tenant_id)
-    if resource is Resource.CONCURRENT_CALLS:
-        return await repository.count_live_calls(session, tenant_id)
-    return 0
+    return await repository.sum_usage(session, tenant_id, Metric.CALLS, since)
 
 
-async def usage(session: AsyncSession, tenant_id: uuid.UUID) -> Usage:
-    """Every resource's use beside its plan limit, for the current billing period."""
+async def usage(session: AsyncSession, tenant_id: uuid.UUID, counts: Mapping[Resource, int]) -> Usage:
+    """Every resource's use beside its plan limit, for the current billing period; `counts` holds each counted
+    resource's number, from the domain that owns it."""
+    missing = COUNTED - counts.keys()
+    if missing:
+        raise ValueError(f"usage() needs the counts of {sorted(missing)}")
     subscription, plan = await current_subscription(session, tenant_id)
+    since = subscription.current_period_start
     quotas = {
         resource: Quota(
             resource=resource,
-            used=await _used(session, tenant_id, resource, subscription.current_period_start),
+            used=await _metered(session, tenant_id, resource, since) if resource in METERED else counts[resource],
             limit=_limit(plan, resource),
         )
         for resource in Resource
@@ -126,13 +142,21 @@ def _limit(plan: Plan, resource: Resource) -> int | None:
     return value
 
 
-async def ensure_capacity(session: AsyncSession, tenant_id: uuid.UUID, resource: Resource, adding: int = 1) -> None:
-    """Raise QuotaExceeded when adding `adding` of a resource would pass the tenant's plan limit."""
+async def ensure_capacity(
+    session: AsyncSession, tenant_id: uuid.UUID, resource: Resource, count: Count | None = None, adding: int = 1
+) -> None:
+    """Raise QuotaExceeded when adding `adding` of a resource would pass the tenant's plan limit. A counted resource
+    comes with `count`, its owner's function that counts what the tenant has (called only when the plan limits it)."""
     subscription, plan = await current_subscription(session, tenant_id)
     limit = _limit(plan, resource)
     if limit is None:
         return
-    used = await _used(session, tenant_id, resource, subscription.current_period_start)
+    if resource in METERED:
+        used = await _metered(session, tenant_id, resource, subscription.current_period_start)
+    elif count is None:
+        raise ValueError(f"ensure_capacity({resource.value}) needs the owner's count")
+    else:
+        used = await count()
     if used + adding > limit:
         raise QuotaExceeded(
             f"Plan '{plan.code}' allows {limit} {resource.value.replace('_', ' ')}",
@@ -146,7 +170,7 @@ async def remaining_call_seconds(session: AsyncSession, tenant_id: uuid.UUID) ->
     limit = _limit(plan, Resource.CALL_MINUTES)
     if limit is None:
         return None
-    used = await repository.sum_usage(session, tenant_id, "call_seconds", subscription.current_period_start)
+    used = await repository.sum_usage(session, tenant_id, Metric.CALL_SECONDS, subscription.current_period_start)
     return limit * 60 - used
 
 
@@ -157,3 +181,13 @@ async def change_plan(session: AsyncSession, tenant_id: uuid.UUID, plan_code: st
         raise InvalidInput(f"Unknown plan '{plan_code}'", details={"plan": plan_code})
     subscription, _ = await current_subscription(session, tenant_id)
     subscription.plan_id = plan.id
+
+
+def meter(session: AsyncSession, tenant_id: uuid.UUID, quantities: Mapping[Metric, int], reference: str) -> None:
+    """Record what one thing (a call, say: `reference` is its id) consumed; zero quantities are not recorded."""
+    repository.add_usage(session, tenant_id, quantities.items(), reference, utcnow())
+
+
+async def unmeter(session: AsyncSession, tenant_id: uuid.UUID, reference: str) -> None:
+    """Forget what was metered for `reference` (before it is metered again with the final account)."""
+    await repository.delete_usage(session, tenant_id, reference)

@@ -60,7 +60,7 @@ async def create_web_call(
 async def chat(
     agent_id: uuid.UUID, data: ChatRequest, session: Session, principal: CurrentPrincipal, settings: AppSettings
 ) -> ChatReply:
-    return await service.chat(session, settings, principal, agent_id, data)
+    return await service.chat(session, principal, settings, agent_id, data)
 
 
 @router.get("/calls", summary="List calls", response_model=Page[CallRead])
@@ -91,7 +91,7 @@ async def list_calls(
 
 @router.get("/calls/{call_id}", summary="Get a call with its transcript", response_model=CallDetail)
 async def get_call(call_id: uuid.UUID, session: Session, principal: CurrentPrincipal) -> CallDetail:
-    call, turns = await service.get(session, principal, call_id)
+    call, turns = await service.get_call(session, principal, call_id)
     return CallDetail(**_read(call).model_dump(), turns=[CallTurnRead.model_validate(turn) for turn in turns])
 
 
@@ -104,7 +104,7 @@ async def get_call(call_id: uuid.UUID, session: Session, principal: CurrentPrinc
 async def get_recording(
     call_id: uuid.UUID, session: Session, principal: CurrentPrincipal, storage: BlobStorage
 ) -> Response:
-    data = await service.recording(session, principal, storage, call_id)
+    data = await service.get_recording(session, principal, storage, call_id)
     return Response(
         data,
         media_type="audio/wav",

@@ -4,12 +4,11 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vocalis.kit.db import tenant_select, utcnow
 from vocalis.kit.pagination import PageParams, paginate
-from vocalis.models.billing import UsageRecord
 from vocalis.models.call import LIVE_STATUSES, Call, CallKind, CallStatus, CallTurn
 from vocalis.models.tenant import Tenant
 
@@ -106,13 +105,6 @@ def add_turns(session: AsyncSession, call: Call, first_ordinal: int, turns: Sequ
     for ordinal, turn in enumerate(turns, start=first_ordinal):
         turn.tenant_id, turn.call_id, turn.ordinal = call.tenant_id, call.id, ordinal
         session.add(turn)
-
-
-async def delete_usage(session: AsyncSession, call: Call) -> None:
-    """Forget the usage metered for a call (before it is metered again)."""
-    await session.execute(
-        delete(UsageRecord).where(UsageRecord.tenant_id == call.tenant_id, UsageRecord.reference == str(call.id))
-    )
 
 
 async def abandoned(session: AsyncSession, limit: int = 500) -> list[Call]:

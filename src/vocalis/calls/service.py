@@ -1,11 +1,12 @@
 """Call rules: admission within the plan's limits, the web-call join token, text chats, finishing a call's record."""
 
 import hashlib
-import io
 import secrets
 import uuid
-import wave
+from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,21 +16,22 @@ from vocalis.agents.schemas import AgentRead
 from vocalis.auth.permissions import Permission
 from vocalis.auth.principal import Principal
 from vocalis.billing import service as billing
-from vocalis.billing.service import Resource
+from vocalis.billing.service import Metric, Resource
 from vocalis.calls import repository
 from vocalis.calls.schemas import CallUsage, ChatReply, ChatRequest
 from vocalis.config import Settings
-from vocalis.kit.db import utcnow
+from vocalis.credentials import service as credentials
+from vocalis.kit.db import after_rollback, utcnow
 from vocalis.kit.errors import Conflict, NotFound, ProviderError, QuotaExceeded
 from vocalis.kit.pagination import PageParams
 from vocalis.kit.storage import Storage
 from vocalis.knowledge import service as knowledge
-from vocalis.models.billing import UsageRecord
 from vocalis.models.call import Call, CallDirection, CallKind, CallStatus, CallTurn
-from vocalis.voice.pipeline import build_prompt, think
-from vocalis.voice.recorder import TurnRecord
-from vocalis.voice.services import ProviderUnavailable, thinker_for
-from vocalis.voice.thinking import Message, ThinkerError
+from vocalis.voice.audio import wav
+from vocalis.voice.engine import CallOutcome, TimeLimit
+from vocalis.voice.settings import VoiceSettings
+from vocalis.voice.stack import LLMEndpoint, ProviderUnavailable, thinker_for
+from vocalis.voice.thinking import Message, ThinkerError, build_prompt, think
 
 JOIN_TOKEN_TTL = timedelta(seconds=60)
 PASSAGES_PER_TURN = 3
@@ -47,7 +49,9 @@ async def admit(session: AsyncSession, tenant_id: uuid.UUID, *, holds_slot: bool
     repository.count_live): it needs no free one, and takes no lock that its reply, however slow, would hold."""
     if holds_slot:
         await repository.lock_tenant(session, tenant_id)
-        await billing.ensure_capacity(session, tenant_id, Resource.CONCURRENT_CALLS)
+        await billing.ensure_capacity(
+            session, tenant_id, Resource.CONCURRENT_CALLS, partial(repository.count_live, session, tenant_id)
+        )
     remaining = await billing.remaining_call_seconds(session, tenant_id)
     if remaining is not None and remaining <= 0:
         raise QuotaExceeded(
@@ -62,7 +66,7 @@ async def start_web_call(
 ) -> tuple[Call, str, datetime]:
     """Create a queued web call and the single-use token that opens its WebSocket."""
     principal.require(Permission.CALLS_WRITE)
-    agent = await agents.get(session, principal.tenant_id, agent_id)
+    agent = await agents.load_agent(session, principal.tenant_id, agent_id)
     await admit(session, principal.tenant_id)
     token = secrets.token_urlsafe(32)
     expires_at = utcnow() + JOIN_TOKEN_TTL
@@ -87,77 +91,85 @@ async def join_web_call(session: AsyncSession, call_id: uuid.UUID, token: str) -
     return await repository.claim(session, call_id, token_hash(token))
 
 
+def agent_of(call: Call) -> AgentRead:
+    """The agent as it was when the call started (the call keeps a snapshot of its settings)."""
+    return AgentRead.model_validate(call.agent_snapshot)
+
+
 async def passages(
-    session: AsyncSession, settings: Settings, tenant_id: uuid.UUID, agent: AgentRead, query: str
+    session: AsyncSession,
+    settings: Settings,
+    tenant_id: uuid.UUID,
+    knowledge_base_ids: Sequence[uuid.UUID],
+    query: str,
 ) -> list[str]:
     """The agent's knowledge that best answers what the caller just said."""
-    if not agent.knowledge_base_ids:
+    if not knowledge_base_ids:
         return []
-    hits = await knowledge.retrieve(session, settings, tenant_id, agent.knowledge_base_ids, query, PASSAGES_PER_TURN)
+    hits = await knowledge.retrieve(session, settings, tenant_id, knowledge_base_ids, query, PASSAGES_PER_TURN)
     return [hit.content for hit in hits]
 
 
+async def llm_endpoint(
+    session: AsyncSession, settings: Settings, tenant_id: uuid.UUID, voice: VoiceSettings
+) -> LLMEndpoint | None:
+    """Where the call's LLM is reached, with the tenant's credential (None for the offline responder, or when the
+    tenant has no credential: the engine then says which is missing)."""
+    if voice.llm.provider == "extractive":
+        return None
+    credential = await credentials.resolve(session, settings, tenant_id, voice.llm.provider)
+    return LLMEndpoint(credential.api_key, credential.base_url) if credential else None
+
+
+async def time_limit(session: AsyncSession, tenant_id: uuid.UUID, voice: VoiceSettings) -> TimeLimit:
+    """How long a call may last: the agent's maximum, or less when the plan's call minutes run out sooner."""
+    remaining = await billing.remaining_call_seconds(session, tenant_id)
+    maximum = float(voice.limits.max_duration_seconds)
+    if remaining is not None and remaining < maximum:
+        return TimeLimit(float(remaining), "minutes_exhausted")
+    return TimeLimit(maximum, "max_duration")
+
+
 async def chat(
-    session: AsyncSession, settings: Settings, principal: Principal, agent_id: uuid.UUID, data: ChatRequest
+    session: AsyncSession, principal: Principal, settings: Settings, agent_id: uuid.UUID, data: ChatRequest
 ) -> ChatReply:
     """One message of a text chat with an agent: the same thinking as a voice call, without audio."""
     principal.require(Permission.CALLS_WRITE)
-    agent_row = await agents.get(session, principal.tenant_id, agent_id)
+    agent_row = await agents.load_agent(session, principal.tenant_id, agent_id)
+    history: list[CallTurn] = []
     if data.session_id is None:
-        await admit(session, principal.tenant_id, holds_slot=False)
-        agent = AgentRead.model_validate(agent_row)
-        call = Call(
-            tenant_id=principal.tenant_id,
-            agent_id=agent.id,
-            kind=CallKind.TEXT,
-            direction=CallDirection.INBOUND,
-            status=CallStatus.IN_PROGRESS,
-            started_at=utcnow(),
-            heartbeat_at=utcnow(),
-            agent_snapshot=agent.model_dump(mode="json"),
-            usage={},
-        )
-        session.add(call)
-        await session.flush()
-        history: list[CallTurn] = []
+        call = await _open_chat(session, principal.tenant_id, AgentRead.model_validate(agent_row))
     else:
-        # Locked, so two messages to one session (or the idle sweep) take turns rather than interleave.
-        found = await repository.get(session, principal.tenant_id, data.session_id, lock=True)
-        if found is None or found.kind != CallKind.TEXT or found.agent_id != agent_id:
-            raise NotFound("Chat session not found")
-        call = found
-        if call.status != CallStatus.IN_PROGRESS:
-            raise Conflict("This chat session has ended; start a new one", details={"end_reason": call.end_reason})
-        agent = AgentRead.model_validate(call.agent_snapshot)
-        history = await repository.turns(session, principal.tenant_id, call.id)
-
-    assert call.started_at is not None
-    # The agent's opening line leads every turn's conversation, not only the first's, so the LLM sees one history.
-    messages = [Message(role="assistant", content=agent.first_message)] if agent.first_message else []
-    messages += [Message(role="user" if turn.role == "user" else "assistant", content=turn.text) for turn in history]
-    messages.append(Message(role="user", content=data.message))
-    sources = await passages(session, settings, principal.tenant_id, agent, data.message)
+        call, history = await _continue_chat(session, principal.tenant_id, agent_id, data.session_id)
+    agent = agent_of(call)
+    voice = VoiceSettings.model_validate(agent)
+    sources = await passages(session, settings, principal.tenant_id, agent.knowledge_base_ids, data.message)
     heard_at = _elapsed_ms(call)
     try:
-        thinker = await thinker_for(session, settings, principal.tenant_id, agent)
-        reply, ended = await think(thinker, build_prompt(agent, messages, sources))
+        endpoint = await llm_endpoint(session, settings, principal.tenant_id, voice)
+        thinker = thinker_for(voice.llm, endpoint)
+        reply, ended = await think(thinker, build_prompt(voice, _chat_messages(voice, history, data.message), sources))
     except (ProviderUnavailable, ThinkerError) as error:
         # Nothing of this message is kept (the transaction rolls back): the caller may send it again.
-        raise ProviderError(str(error), details={"provider": agent.llm.provider, "model": agent.llm.model}) from error
+        raise ProviderError(str(error), details={"provider": voice.llm.provider, "model": voice.llm.model}) from error
 
     replied_at = _elapsed_ms(call)
-    new_turns = [
-        CallTurn(role="user", text=data.message, started_ms=heard_at, ended_ms=heard_at, interrupted=False),
-        CallTurn(
-            role="agent",
-            text=reply,
-            started_ms=replied_at,
-            ended_ms=replied_at,
-            interrupted=False,
-            latency={"total_ms": replied_at - heard_at, "llm_ms": replied_at - heard_at},
-        ),
-    ]
-    repository.add_turns(session, call, len(history), new_turns)
+    repository.add_turns(
+        session,
+        call,
+        len(history),
+        [
+            CallTurn(role="user", text=data.message, started_ms=heard_at, ended_ms=heard_at, interrupted=False),
+            CallTurn(
+                role="agent",
+                text=reply,
+                started_ms=replied_at,
+                ended_ms=replied_at,
+                interrupted=False,
+                latency={"total_ms": replied_at - heard_at, "llm_ms": replied_at - heard_at},
+            ),
+        ],
+    )
     usage = CallUsage.model_validate(call.usage or {})
     usage.llm_prompt_tokens += thinker.usage.prompt_tokens
     usage.llm_completion_tokens += thinker.usage.completion_tokens
@@ -175,30 +187,59 @@ async def chat(
     )
 
 
+async def _open_chat(session: AsyncSession, tenant_id: uuid.UUID, agent: AgentRead) -> Call:
+    await admit(session, tenant_id, holds_slot=False)
+    now = utcnow()
+    call = Call(
+        tenant_id=tenant_id,
+        agent_id=agent.id,
+        kind=CallKind.TEXT,
+        direction=CallDirection.INBOUND,
+        status=CallStatus.IN_PROGRESS,
+        started_at=now,
+        heartbeat_at=now,
+        agent_snapshot=agent.model_dump(mode="json"),
+        usage={},
+    )
+    session.add(call)
+    await session.flush()
+    return call
+
+
+async def _continue_chat(
+    session: AsyncSession, tenant_id: uuid.UUID, agent_id: uuid.UUID, session_id: uuid.UUID
+) -> tuple[Call, list[CallTurn]]:
+    # Locked, so two messages to one session (or the idle sweep) take turns rather than interleave.
+    call = await repository.get(session, tenant_id, session_id, lock=True)
+    if call is None or call.kind != CallKind.TEXT or call.agent_id != agent_id:
+        raise NotFound("Chat session not found")
+    if call.status != CallStatus.IN_PROGRESS:
+        raise Conflict("This chat session has ended; start a new one", details={"end_reason": call.end_reason})
+    return call, await repository.turns(session, tenant_id, call.id)
+
+
+def _chat_messages(voice: VoiceSettings, history: list[CallTurn], message: str) -> list[Message]:
+    # The agent's opening line leads every turn's conversation, not only the first's, so the LLM sees one history.
+    opening = [Message(role="assistant", content=voice.first_message)] if voice.first_message else []
+    said = [Message(role="user" if turn.role == "user" else "assistant", content=turn.text) for turn in history]
+    return [*opening, *said, Message(role="user", content=message)]
+
+
 def _elapsed_ms(call: Call) -> int:
     assert call.started_at is not None
     return round((utcnow() - call.started_at).total_seconds() * 1000)
 
 
-async def finish(
-    session: AsyncSession,
-    storage: Storage,
-    call_id: uuid.UUID,
-    *,
-    end_reason: str,
-    error: str | None,
-    turns: list[TurnRecord],
-    usage: CallUsage,
-    recording: bytes | None,
-) -> Call:
-    """Finalise a live call's record: status, end, duration, transcript, usage and recording."""
+async def finish(session: AsyncSession, storage: Storage, call_id: uuid.UUID, outcome: CallOutcome) -> Call:
+    """Finalise a live call's record from the engine's outcome: status, end, duration, transcript, usage and
+    recording."""
     call = await session.get(Call, call_id, with_for_update=True)
     if call is None:
         raise NotFound("Call not found")
     if call.ended_at is not None:
         # The sweep took the call for lost (its heartbeat stalled) and closed it: the engine's account replaces that
         # provisional one, whose usage must not be metered twice.
-        await repository.delete_usage(session, call)
+        await billing.unmeter(session, call.tenant_id, str(call.id))
     existing = len(await repository.turns(session, call.tenant_id, call.id))
     repository.add_turns(
         session,
@@ -213,15 +254,17 @@ async def finish(
                 interrupted=turn.interrupted,
                 latency=turn.latency,
             )
-            for turn in turns
+            for turn in outcome.turns
         ],
     )
-    if recording:
+    if outcome.recording:
         key = f"recordings/{call.tenant_id}/{call.id}.wav"
-        await storage.put(key, wav(recording))
+        after_rollback(session, partial(storage.delete, key))
+        await storage.put(key, wav(outcome.recording))
         call.recording_key = key
-    status = CallStatus.FAILED if error is not None else CallStatus.COMPLETED
-    await _close(session, call, status, end_reason, error, usage)
+    status = CallStatus.FAILED if outcome.error is not None else CallStatus.COMPLETED
+    usage = CallUsage(**asdict(outcome.usage))
+    await _close(session, call, status, outcome.end_reason, outcome.error, usage)
     return call
 
 
@@ -245,20 +288,19 @@ async def _close(
         usage.call_seconds = round((call.duration_ms or 0) / 1000, 3)
     call.usage = usage.model_dump()
     metered = {
-        "calls": 1,
-        "call_seconds": round(usage.call_seconds),
-        "stt_seconds": round(usage.stt_seconds),
-        "llm_tokens": usage.llm_prompt_tokens + usage.llm_completion_tokens,
-        "tts_characters": usage.tts_characters,
+        Metric.CALLS: 1,
+        Metric.CALL_SECONDS: round(usage.call_seconds),
+        Metric.STT_SECONDS: round(usage.stt_seconds),
+        Metric.LLM_TOKENS: usage.llm_prompt_tokens + usage.llm_completion_tokens,
+        Metric.TTS_CHARACTERS: usage.tts_characters,
     }
-    for metric, quantity in metered.items():
-        if quantity:
-            session.add(
-                UsageRecord(
-                    tenant_id=call.tenant_id, metric=metric, quantity=quantity, recorded_at=now, reference=str(call.id)
-                )
-            )
+    billing.meter(session, call.tenant_id, metered, reference=str(call.id))
     await session.flush()
+
+
+async def quota_counts(session: AsyncSession, tenant_id: uuid.UUID) -> dict[Resource, int]:
+    """What the tenant has of the resources its plan limits and this domain owns."""
+    return {Resource.CONCURRENT_CALLS: await repository.count_live(session, tenant_id)}
 
 
 async def heartbeat(session: AsyncSession, call_id: uuid.UUID) -> None:
@@ -290,7 +332,7 @@ async def list_calls(
     return await repository.list_calls(session, principal.tenant_id, page, **filters)
 
 
-async def get(session: AsyncSession, principal: Principal, call_id: uuid.UUID) -> tuple[Call, list[CallTurn]]:
+async def get_call(session: AsyncSession, principal: Principal, call_id: uuid.UUID) -> tuple[Call, list[CallTurn]]:
     """A call of the principal's tenant with its transcript."""
     principal.require(Permission.CALLS_READ)
     call = await repository.get(session, principal.tenant_id, call_id)
@@ -299,7 +341,7 @@ async def get(session: AsyncSession, principal: Principal, call_id: uuid.UUID) -
     return call, await repository.turns(session, principal.tenant_id, call.id)
 
 
-async def recording(session: AsyncSession, principal: Principal, storage: Storage, call_id: uuid.UUID) -> bytes:
+async def get_recording(session: AsyncSession, principal: Principal, storage: Storage, call_id: uuid.UUID) -> bytes:
     """The call's recording as a WAV file."""
     principal.require(Permission.CALLS_READ)
     call = await repository.get(session, principal.tenant_id, call_id)
@@ -310,14 +352,3 @@ async def recording(session: AsyncSession, principal: Principal, storage: Storag
             "This call has no recording", details={"recording_enabled": call.agent_snapshot.get("recording_enabled")}
         )
     return await storage.get(call.recording_key)
-
-
-def wav(pcm: bytes, sample_rate: int = 16_000) -> bytes:
-    """16-bit mono PCM as a WAV file."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(sample_rate)
-        out.writeframes(pcm)
-    return buffer.getvalue()

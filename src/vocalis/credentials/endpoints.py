@@ -29,12 +29,12 @@ async def list_credentials(session: Session, principal: CurrentPrincipal, page: 
 async def create_credential(
     data: CredentialCreate, session: Session, principal: CurrentPrincipal, settings: AppSettings
 ) -> ProviderCredential:
-    return await service.create(session, principal, settings, data)
+    return await service.create_credential(session, principal, settings, data)
 
 
 @router.get("/{credential_id}", summary="Get a provider credential (key masked)", response_model=CredentialRead)
 async def get_credential(credential_id: uuid.UUID, session: Session, principal: CurrentPrincipal) -> ProviderCredential:
-    return await service.get(session, principal, credential_id)
+    return await service.get_credential(session, principal, credential_id)
 
 
 @router.patch(
@@ -49,12 +49,12 @@ async def update_credential(
     principal: CurrentPrincipal,
     settings: AppSettings,
 ) -> ProviderCredential:
-    return await service.update(session, principal, settings, credential_id, data)
+    return await service.update_credential(session, principal, settings, credential_id, data)
 
 
 @router.delete("/{credential_id}", summary="Delete a provider credential", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_credential(credential_id: uuid.UUID, session: Session, principal: CurrentPrincipal) -> None:
-    await service.delete(session, principal, credential_id)
+    await service.delete_credential(session, principal, credential_id)
 
 
 @router.post(
@@ -65,4 +65,4 @@ async def delete_credential(credential_id: uuid.UUID, session: Session, principa
 async def check_credential(
     credential_id: uuid.UUID, session: Session, principal: CurrentPrincipal, settings: AppSettings
 ) -> CredentialTestResult:
-    return await service.check(session, principal, settings, credential_id)
+    return await service.check_credential(session, principal, settings, credential_id)

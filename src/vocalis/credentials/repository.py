@@ -23,6 +23,8 @@ async def by_provider(session: AsyncSession, tenant_id: uuid.UUID, provider: str
     return credential
 
 
-async def list_(session: AsyncSession, tenant_id: uuid.UUID, page: PageParams) -> tuple[list[ProviderCredential], int]:
+async def list_credentials(
+    session: AsyncSession, tenant_id: uuid.UUID, page: PageParams
+) -> tuple[list[ProviderCredential], int]:
     stmt = tenant_select(ProviderCredential, tenant_id).order_by(ProviderCredential.provider, ProviderCredential.id)
     return await paginate(session, stmt, page)

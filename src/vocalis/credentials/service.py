@@ -45,7 +45,7 @@ class ResolvedCredential:
     base_url: str
 
 
-async def create(
+async def create_credential(
     session: AsyncSession, principal: Principal, settings: Settings, data: CredentialCreate
 ) -> ProviderCredential:
     """Store the tenant's key for a provider (one per provider), encrypted."""
@@ -74,10 +74,10 @@ async def list_credentials(
     session: AsyncSession, principal: Principal, page: PageParams
 ) -> tuple[list[ProviderCredential], int]:
     principal.require(Permission.CREDENTIALS_READ)
-    return await repository.list_(session, principal.tenant_id, page)
+    return await repository.list_credentials(session, principal.tenant_id, page)
 
 
-async def get(session: AsyncSession, principal: Principal, credential_id: uuid.UUID) -> ProviderCredential:
+async def get_credential(session: AsyncSession, principal: Principal, credential_id: uuid.UUID) -> ProviderCredential:
     principal.require(Permission.CREDENTIALS_READ)
     return await _credential(session, principal.tenant_id, credential_id)
 
@@ -89,7 +89,7 @@ async def _credential(session: AsyncSession, tenant_id: uuid.UUID, credential_id
     return credential
 
 
-async def update(
+async def update_credential(
     session: AsyncSession,
     principal: Principal,
     settings: Settings,
@@ -117,7 +117,7 @@ async def update(
     return credential
 
 
-async def delete(session: AsyncSession, principal: Principal, credential_id: uuid.UUID) -> None:
+async def delete_credential(session: AsyncSession, principal: Principal, credential_id: uuid.UUID) -> None:
     """Delete a credential. Agents that use its provider stay as they are; their calls fail until a new one is added."""
     principal.require(Permission.CREDENTIALS_WRITE)
     credential = await _credential(session, principal.tenant_id, credential_id)
@@ -126,7 +126,7 @@ async def delete(session: AsyncSession, principal: Principal, credential_id: uui
     await session.flush()
 
 
-async def check(
+async def check_credential(
     session: AsyncSession, principal: Principal, settings: Settings, credential_id: uuid.UUID
 ) -> CredentialTestResult:
     """Ask the provider whether it accepts the key, and remember the answer. A refused key or an unreachable

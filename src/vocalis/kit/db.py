@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from loguru import logger
-from sqlalchemy import Delete, DateTime, ForeignKey, MetaData, Select, Update, delete, func, select, update
+from sqlalchemy import DateTime, Delete, ForeignKey, MetaData, Select, Update, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
@@ -53,6 +53,11 @@ Owned = TypeVar("Owned", bound=TenantOwned)
 def tenant_select(model: type[Owned], tenant_id: uuid.UUID) -> Select[Owned]:
     """SELECT of a tenant-owned model limited to one tenant, so no query can forget the tenant."""
     return select(model).where(model.tenant_id == tenant_id)
+
+
+async def count_rows(session: AsyncSession, stmt: Select[Any]) -> int:
+    """How many rows a SELECT matches."""
+    return int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
 
 
 def tenant_update(model: type[Owned], tenant_id: uuid.UUID) -> Update:

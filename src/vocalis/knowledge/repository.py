@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from vocalis.kit.db import tenant_select
+from vocalis.kit.db import count_rows, tenant_select
 from vocalis.kit.pagination import PageParams, paginate
 from vocalis.models.knowledge import Chunk, Document, DocumentStatus, KnowledgeBase
 
@@ -153,6 +153,19 @@ async def base_totals(session: AsyncSession, tenant_id: uuid.UUID, base_id: uuid
         )
     ).one()
     return BaseTotals(by_status, int(row[0]), int(row[1]), int(row[2]), row[3])
+
+
+async def count_bases(session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    return await count_rows(session, tenant_select(KnowledgeBase, tenant_id))
+
+
+async def count_documents(session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    return await count_rows(session, tenant_select(Document, tenant_id))
+
+
+async def stored_bytes(session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    documents = tenant_select(Document, tenant_id).subquery()
+    return int(await session.scalar(select(func.coalesce(func.sum(documents.c.size_bytes), 0))) or 0)
 
 
 @dataclass(frozen=True)

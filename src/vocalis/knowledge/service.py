@@ -59,7 +59,12 @@ async def create_base(
 ) -> KnowledgeBase:
     """Create a knowledge base with its embedding model and chunking settings."""
     principal.require(Permission.KNOWLEDGE_WRITE)
-    await billing.ensure_capacity(session, principal.tenant_id, Resource.KNOWLEDGE_BASES)
+    await billing.ensure_capacity(
+        session,
+        principal.tenant_id,
+        Resource.KNOWLEDGE_BASES,
+        partial(repository.count_bases, session, principal.tenant_id),
+    )
     provider, model, dimension = resolve(data.embedding.provider, data.embedding.model, settings)
     # Chunks longer than the model's window would be embedded only in part, so the default never exceeds it.
     size = data.chunk_size or min(DEFAULT_CHUNK_TOKENS, window(provider))
@@ -166,6 +171,15 @@ async def base_statistics(session: AsyncSession, principal: Principal, base_id: 
     )
 
 
+async def quota_counts(session: AsyncSession, tenant_id: uuid.UUID) -> dict[Resource, int]:
+    """What the tenant has of the resources its plan limits and this domain owns."""
+    return {
+        Resource.KNOWLEDGE_BASES: await repository.count_bases(session, tenant_id),
+        Resource.DOCUMENTS: await repository.count_documents(session, tenant_id),
+        Resource.STORAGE_BYTES: await repository.stored_bytes(session, tenant_id),
+    }
+
+
 # Documents
 
 
@@ -249,8 +263,13 @@ async def _add_document(
     existing = await repository.document_by_hash(session, principal.tenant_id, base.id, content_hash)
     if existing is not None:
         return _Added(existing, True, data)
-    await billing.ensure_capacity(session, principal.tenant_id, Resource.DOCUMENTS)
-    await billing.ensure_capacity(session, principal.tenant_id, Resource.STORAGE_BYTES, adding=len(data))
+    tenant_id = principal.tenant_id
+    await billing.ensure_capacity(
+        session, tenant_id, Resource.DOCUMENTS, partial(repository.count_documents, session, tenant_id)
+    )
+    await billing.ensure_capacity(
+        session, tenant_id, Resource.STORAGE_BYTES, partial(repository.stored_bytes, session, tenant_id), len(data)
+    )
     document_id = uuid.uuid4()
     safe_name = _display_name(filename)
     document = Document(

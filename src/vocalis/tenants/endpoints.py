@@ -3,13 +3,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, status
 
-from vocalis.auth.dependencies import CurrentPrincipal
-from vocalis.dependencies import AppSettings, Session
+from vocalis.auth.dependencies import ClientInfo, CurrentPrincipal
+from vocalis.auth.schemas import UserRead
+from vocalis.dependencies import AppSettings, Limiter, Session
 from vocalis.kit.pagination import Page, Pagination
 from vocalis.models.tenant import Tenant
 from vocalis.tenants import service
 from vocalis.tenants.schemas import (
     ApiKeyCreated,
+    RegisterRequest,
+    RegisterResponse,
     SuspendRequest,
     TenantCreate,
     TenantCreated,
@@ -20,6 +23,21 @@ from vocalis.tenants.schemas import (
 )
 
 router = APIRouter(prefix="/tenants", tags=["tenants"])
+# Sign-up creates a tenant, so it lives here, at the path clients know it by.
+signup_router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@signup_router.post(
+    "/register",
+    summary="Sign up: a new tenant with you as its owner",
+    response_model=RegisterResponse,
+    status_code=status.HTTP_201_CREATED,
+)
+async def register(
+    data: RegisterRequest, session: Session, settings: AppSettings, limiter: Limiter, client: ClientInfo
+) -> RegisterResponse:
+    user, tenant = await service.sign_up(session, settings, limiter, data, client)
+    return RegisterResponse(user=UserRead.model_validate(user), tenant=TenantRead.model_validate(tenant))
 
 
 @router.get("/", summary="List all tenants (platform admins)", response_model=Page[TenantRead])
@@ -35,12 +53,12 @@ async def list_tenants(
 
 @router.get("/current", summary="Get the caller's tenant", response_model=TenantRead)
 async def get_current_tenant(session: Session, principal: CurrentPrincipal) -> Tenant:
-    return await service.current(session, principal)
+    return await service.current_tenant(session, principal)
 
 
 @router.get("/{tenant_id}", summary="Get a tenant", response_model=TenantRead)
 async def get_tenant(tenant_id: uuid.UUID, session: Session, principal: CurrentPrincipal) -> Tenant:
-    return await service.get(session, principal, tenant_id)
+    return await service.get_tenant(session, principal, tenant_id)
 
 
 @router.post(
@@ -52,7 +70,7 @@ async def get_tenant(tenant_id: uuid.UUID, session: Session, principal: CurrentP
 async def create_tenant(
     data: TenantCreate, session: Session, principal: CurrentPrincipal, settings: AppSettings
 ) -> TenantCreated:
-    tenant, owner = await service.create(session, principal, data, settings.default_plan)
+    tenant, owner = await service.create_tenant(session, principal, data, settings.default_plan)
     return TenantCreated(tenant=TenantRead.model_validate(tenant), owner_id=owner.id)
 
 
@@ -60,12 +78,12 @@ async def create_tenant(
 async def update_tenant(
     tenant_id: uuid.UUID, data: TenantUpdate, session: Session, principal: CurrentPrincipal
 ) -> Tenant:
-    return await service.update(session, principal, tenant_id, data)
+    return await service.update_tenant(session, principal, tenant_id, data)
 
 
 @router.delete("/{tenant_id}", summary="Delete a tenant", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_tenant(tenant_id: uuid.UUID, session: Session, principal: CurrentPrincipal) -> None:
-    await service.delete(session, principal, tenant_id)
+    await service.delete_tenant(session, principal, tenant_id)
 
 
 @router.post("/{tenant_id}/suspend", summary="Suspend a tenant (platform admins)", response_model=TenantRead)
@@ -75,7 +93,7 @@ async def suspend_tenant(
     principal: CurrentPrincipal,
     data: Annotated[SuspendRequest | None, Body()] = None,
 ) -> Tenant:
-    return await service.suspend(session, principal, tenant_id, data.reason if data else None)
+    return await service.suspend_tenant(session, principal, tenant_id, data.reason if data else None)
 
 
 @router.post(
@@ -84,7 +102,7 @@ async def suspend_tenant(
     response_model=TenantRead,
 )
 async def reactivate_tenant(tenant_id: uuid.UUID, session: Session, principal: CurrentPrincipal) -> Tenant:
-    return await service.reactivate(session, principal, tenant_id)
+    return await service.reactivate_tenant(session, principal, tenant_id)
 
 
 @router.post(
@@ -105,4 +123,4 @@ async def regenerate_api_key(tenant_id: uuid.UUID, session: Session, principal: 
 async def get_tenant_statistics(
     tenant_id: uuid.UUID, session: Session, principal: CurrentPrincipal
 ) -> TenantStatistics:
-    return await service.statistics(session, principal, tenant_id)
+    return await service.tenant_statistics(session, principal, tenant_id)

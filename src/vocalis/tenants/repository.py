@@ -21,7 +21,7 @@ async def get(session: AsyncSession, tenant_id: uuid.UUID, *, scope: uuid.UUID |
     return tenant
 
 
-async def list_(session: AsyncSession, filters: TenantFilters, page: PageParams) -> tuple[list[Tenant], int]:
+async def list_tenants(session: AsyncSession, filters: TenantFilters, page: PageParams) -> tuple[list[Tenant], int]:
     stmt = _live(None)
     if filters.status is not None:
         stmt = stmt.where(Tenant.status == filters.status)

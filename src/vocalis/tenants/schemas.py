@@ -4,8 +4,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from vocalis.auth.schemas import Password, UserRead
 from vocalis.billing.service import Resource
 from vocalis.models.tenant import TenantStatus
+from vocalis.users.schemas import Username
 
 Slug = Annotated[str, StringConstraints(min_length=2, max_length=80, pattern=r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")]
 TenantName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -91,3 +93,19 @@ class TenantStatistics(BaseModel):
     period_start: datetime
     period_end: datetime
     usage: dict[Resource, QuotaRead]
+
+
+class RegisterRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+    username: Username
+    password: Password
+    first_name: str | None = Field(default=None, max_length=100)
+    last_name: str | None = Field(default=None, max_length=100)
+    tenant_name: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class RegisterResponse(BaseModel):
+    user: UserRead
+    tenant: TenantRead

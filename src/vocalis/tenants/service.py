@@ -1,4 +1,6 @@
-"""Tenant rules: sign-up, platform administration, suspension, API keys and statistics."""
+"""Tenant rules: sign-up, platform administration, suspension, API keys and statistics.
+
+Statistics gather each domain's own counts, so this domain sits above the others that own tenant data."""
 
 import re
 import secrets
@@ -6,22 +8,28 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vocalis.agents import service as agents
 from vocalis.audit import service as audit
-from vocalis.auth import repository as auth_repository
-from vocalis.auth.cache import invalidate
-from vocalis.auth.permissions import API_KEY_DEFAULT_SCOPES, Permission
+from vocalis.auth import service as auth
+from vocalis.auth.permissions import Permission
 from vocalis.auth.principal import Principal
-from vocalis.auth.tokens import digest, new_api_key
+from vocalis.auth.service import Client
 from vocalis.billing import service as billing
+from vocalis.billing.service import Resource
+from vocalis.calls import service as calls
+from vocalis.config import Settings
 from vocalis.kit.db import utcnow
 from vocalis.kit.errors import Conflict, Forbidden, NotFound
 from vocalis.kit.pagination import PageParams
-from vocalis.models.tenant import ApiKey, Tenant, TenantStatus
+from vocalis.kit.ratelimit import RateLimiter
+from vocalis.knowledge import service as knowledge
+from vocalis.models.tenant import Tenant, TenantStatus
 from vocalis.models.user import Role, User
 from vocalis.tenants import repository
 from vocalis.tenants.schemas import (
     ApiKeyCreated,
     QuotaRead,
+    RegisterRequest,
     TenantCreate,
     TenantFilters,
     TenantStatistics,
@@ -57,6 +65,28 @@ async def create_with_owner(
     return tenant, user
 
 
+async def sign_up(
+    session: AsyncSession, settings: Settings, limiter: RateLimiter, data: RegisterRequest, client: Client
+) -> tuple[User, Tenant]:
+    """Sign up: a new tenant on the default plan with the registering user as its owner."""
+    await limiter.hit(settings.register_limit_per_address, "register", client.ip_address or "-")
+    await limiter.hit(settings.register_limit_per_account, "register", data.email.lower())
+    owner = UserCreate(
+        email=data.email,
+        username=data.username,
+        password=data.password,
+        first_name=data.first_name,
+        last_name=data.last_name,
+        role=Role.OWNER,
+    )
+    name = data.tenant_name or f"{data.first_name or data.username}'s workspace"
+    tenant, user = await create_with_owner(session, name=name, owner=owner, plan=settings.default_plan)
+    await audit.record(
+        session, "user.registered", tenant_id=tenant.id, actor_user_id=user.id, ip_address=client.ip_address
+    )
+    return user, tenant
+
+
 async def _free_slug(session: AsyncSession, name: str) -> str:
     base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "tenant"
     slug = base
@@ -85,19 +115,19 @@ async def list_tenants(
 ) -> tuple[list[Tenant], int]:
     """Every tenant on the platform (platform admins only)."""
     principal.require(Permission.PLATFORM_ADMIN)
-    return await repository.list_(session, filters, page)
+    return await repository.list_tenants(session, filters, page)
 
 
-async def current(session: AsyncSession, principal: Principal) -> Tenant:
+async def current_tenant(session: AsyncSession, principal: Principal) -> Tenant:
     """The caller's own tenant."""
     return await _get(session, principal.tenant_id, principal.tenant_id)
 
 
-async def get(session: AsyncSession, principal: Principal, tenant_id: uuid.UUID) -> Tenant:
+async def get_tenant(session: AsyncSession, principal: Principal, tenant_id: uuid.UUID) -> Tenant:
     return await _get(session, tenant_id, _scope(principal, Permission.TENANT_READ))
 
 
-async def create(
+async def create_tenant(
     session: AsyncSession, principal: Principal, data: TenantCreate, default_plan: str
 ) -> tuple[Tenant, User]:
     """A platform admin creates a tenant with its first owner."""
@@ -115,7 +145,9 @@ async def create(
     return tenant, user
 
 
-async def update(session: AsyncSession, principal: Principal, tenant_id: uuid.UUID, data: TenantUpdate) -> Tenant:
+async def update_tenant(
+    session: AsyncSession, principal: Principal, tenant_id: uuid.UUID, data: TenantUpdate
+) -> Tenant:
     """Rename a tenant or change its contact; platform admins may also change its plan."""
     tenant = await _get(session, tenant_id, _scope(principal, Permission.TENANT_WRITE))
     if data.name is not None:
@@ -131,7 +163,7 @@ async def update(session: AsyncSession, principal: Principal, tenant_id: uuid.UU
     return tenant
 
 
-async def delete(session: AsyncSession, principal: Principal, tenant_id: uuid.UUID) -> None:
+async def delete_tenant(session: AsyncSession, principal: Principal, tenant_id: uuid.UUID) -> None:
     """Soft-delete a tenant: it disappears, its sessions and keys stop working, its data is kept."""
     tenant = await _get(session, tenant_id, _scope(principal, Permission.TENANT_WRITE))
     if principal.is_super_admin and tenant.id == principal.tenant_id:
@@ -145,7 +177,9 @@ async def delete(session: AsyncSession, principal: Principal, tenant_id: uuid.UU
     await session.flush()
 
 
-async def suspend(session: AsyncSession, principal: Principal, tenant_id: uuid.UUID, reason: str | None) -> Tenant:
+async def suspend_tenant(
+    session: AsyncSession, principal: Principal, tenant_id: uuid.UUID, reason: str | None
+) -> Tenant:
     """Suspend a tenant (platform admins only): its users and API key get 403 until reactivated."""
     principal.require(Permission.PLATFORM_ADMIN)
     tenant = await _get(session, tenant_id, None)
@@ -156,12 +190,12 @@ async def suspend(session: AsyncSession, principal: Principal, tenant_id: uuid.U
         tenant.suspended_at = utcnow()
         tenant.suspension_reason = reason
         await _audit(session, principal, "tenant.suspended", tenant, {"reason": reason})
-        await invalidate(session, f"tenant:{tenant.id}")
+        await auth.forget_principals(session, tenant_id=tenant.id)
     await session.flush()
     return tenant
 
 
-async def reactivate(session: AsyncSession, principal: Principal, tenant_id: uuid.UUID) -> Tenant:
+async def reactivate_tenant(session: AsyncSession, principal: Principal, tenant_id: uuid.UUID) -> Tenant:
     """Lift a suspension (platform admins only)."""
     principal.require(Permission.PLATFORM_ADMIN)
     tenant = await _get(session, tenant_id, None)
@@ -170,7 +204,7 @@ async def reactivate(session: AsyncSession, principal: Principal, tenant_id: uui
         tenant.suspended_at = None
         tenant.suspension_reason = None
         await _audit(session, principal, "tenant.reactivated", tenant)
-        await invalidate(session, f"tenant:{tenant.id}")
+        await auth.forget_principals(session, tenant_id=tenant.id)
     await session.flush()
     return tenant
 
@@ -178,26 +212,15 @@ async def reactivate(session: AsyncSession, principal: Principal, tenant_id: uui
 async def regenerate_api_key(session: AsyncSession, principal: Principal, tenant_id: uuid.UUID) -> ApiKeyCreated:
     """Replace the tenant's API key: the old one stops working at once, the new one is shown only now."""
     tenant = await _get(session, tenant_id, _scope(principal, Permission.TENANT_API_KEYS))
-    await auth_repository.revoke_api_keys(session, tenant.id)
-    raw = new_api_key()
-    key = ApiKey(
-        tenant_id=tenant.id,
-        prefix=raw[:10],
-        key_hash=digest(raw),
-        scopes=sorted(API_KEY_DEFAULT_SCOPES),
-        created_by_user_id=principal.user_id,
-        created_at=utcnow(),
-    )
-    session.add(key)
+    raw, key = await auth.replace_api_key(session, tenant.id, principal.user_id)
     await _audit(session, principal, "tenant.api_key_regenerated", tenant, {"prefix": key.prefix})
-    await session.flush()
     return ApiKeyCreated(api_key=raw, prefix=key.prefix, scopes=key.scopes, created_at=key.created_at)
 
 
-async def statistics(session: AsyncSession, principal: Principal, tenant_id: uuid.UUID) -> TenantStatistics:
+async def tenant_statistics(session: AsyncSession, principal: Principal, tenant_id: uuid.UUID) -> TenantStatistics:
     """The tenant's use of each resource this billing period, beside its plan's limit."""
     tenant = await _get(session, tenant_id, _scope(principal, Permission.TENANT_READ))
-    usage = await billing.usage(session, tenant.id)
+    usage = await plan_usage(session, tenant.id)
     return TenantStatistics(
         tenant_id=tenant.id,
         plan=usage.plan.code,
@@ -207,9 +230,17 @@ async def statistics(session: AsyncSession, principal: Principal, tenant_id: uui
     )
 
 
+async def plan_usage(session: AsyncSession, tenant_id: uuid.UUID) -> billing.Usage:
+    """The tenant's use of every resource its plan limits, counted by the domains that own them."""
+    counts: dict[Resource, int] = {}
+    for quota_counts in (users.quota_counts, knowledge.quota_counts, agents.quota_counts, calls.quota_counts):
+        counts.update(await quota_counts(session, tenant_id))
+    return await billing.usage(session, tenant_id, counts)
+
+
 async def _end_access(session: AsyncSession, tenant: Tenant, reason: str) -> None:
-    await auth_repository.revoke_sessions(session, tenant_id=tenant.id, reason=reason)
-    await auth_repository.revoke_api_keys(session, tenant.id)
+    await auth.revoke_sessions(session, tenant_id=tenant.id, reason=reason)
+    await auth.revoke_api_keys(session, tenant.id)
 
 
 async def _audit(

@@ -4,11 +4,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from vocalis.auth.dependencies import CurrentPrincipal
+from vocalis.auth.schemas import UserRead
 from vocalis.dependencies import Session
 from vocalis.kit.pagination import Page, Pagination
 from vocalis.models.user import User
 from vocalis.users import service
-from vocalis.users.schemas import UserCreate, UserFilters, UserPermissions, UserRead, UserUpdate
+from vocalis.users.schemas import UserCreate, UserFilters, UserPermissions, UserUpdate
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -26,17 +27,17 @@ async def list_users(
 
 @router.get("/{user_id}", summary="Get a user", response_model=UserRead)
 async def get_user(user_id: uuid.UUID, session: Session, principal: CurrentPrincipal) -> User:
-    return await service.get(session, principal, user_id)
+    return await service.get_user(session, principal, user_id)
 
 
 @router.post("/", summary="Create a user", response_model=UserRead, status_code=status.HTTP_201_CREATED)
 async def create_user(data: UserCreate, session: Session, principal: CurrentPrincipal) -> User:
-    return await service.create(session, principal, data)
+    return await service.create_user(session, principal, data)
 
 
 @router.put("/{user_id}", summary="Update a user", response_model=UserRead)
 async def update_user(user_id: uuid.UUID, data: UserUpdate, session: Session, principal: CurrentPrincipal) -> User:
-    return await service.update(session, principal, user_id, data)
+    return await service.update_user(session, principal, user_id, data)
 
 
 @router.delete("/{user_id}", summary="Delete a user", status_code=status.HTTP_204_NO_CONTENT)
@@ -46,14 +47,14 @@ async def delete_user(
     principal: CurrentPrincipal,
     hard: Annotated[bool, Query(description="Delete for good instead of deactivating and hiding")] = False,
 ) -> None:
-    await service.delete(session, principal, user_id, hard=hard)
+    await service.delete_user(session, principal, user_id, hard=hard)
 
 
 @router.post("/{user_id}/verify", summary="Mark a user's email as verified", response_model=UserRead)
 async def verify_user(user_id: uuid.UUID, session: Session, principal: CurrentPrincipal) -> User:
-    return await service.verify(session, principal, user_id)
+    return await service.verify_user(session, principal, user_id)
 
 
 @router.get("/{user_id}/permissions", summary="List a user's permissions", response_model=UserPermissions)
 async def get_user_permissions(user_id: uuid.UUID, session: Session, principal: CurrentPrincipal) -> UserPermissions:
-    return await service.permissions(session, principal, user_id)
+    return await service.user_permissions(session, principal, user_id)

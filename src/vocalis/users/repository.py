@@ -3,10 +3,10 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vocalis.kit.db import contains_pattern, tenant_select
+from vocalis.kit.db import contains_pattern, count_rows, tenant_select, tenant_update
 from vocalis.kit.pagination import PageParams, paginate
 from vocalis.models.user import Role, User
 from vocalis.users.schemas import UserFilters
@@ -21,7 +21,7 @@ async def get(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID) -
     return user
 
 
-async def list_(
+async def list_users(
     session: AsyncSession, tenant_id: uuid.UUID, filters: UserFilters, page: PageParams
 ) -> tuple[list[User], int]:
     stmt = _live(tenant_id)
@@ -61,9 +61,12 @@ async def username_taken(
     return await session.scalar(stmt.limit(1)) is not None
 
 
+async def count_live(session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    return await count_rows(session, _live(tenant_id))
+
+
 async def count_active_owners(session: AsyncSession, tenant_id: uuid.UUID) -> int:
-    stmt = _live(tenant_id).where(User.role == Role.OWNER, User.is_active.is_(True))
-    return int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    return await count_rows(session, _live(tenant_id).where(User.role == Role.OWNER, User.is_active.is_(True)))
 
 
 async def lock_tenant_owners(session: AsyncSession, tenant_id: uuid.UUID) -> None:
@@ -72,5 +75,5 @@ async def lock_tenant_owners(session: AsyncSession, tenant_id: uuid.UUID) -> Non
 
 
 async def soft_delete_all(session: AsyncSession, tenant_id: uuid.UUID, when: datetime) -> None:
-    stmt = update(User).where(User.tenant_id == tenant_id, User.deleted_at.is_(None))
+    stmt = tenant_update(User, tenant_id).where(User.deleted_at.is_(None))
     await session.execute(stmt.values(deleted_at=when, is_active=False))

@@ -1,34 +1,14 @@
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from vocalis.auth.permissions import Permission
+from vocalis.auth.schemas import Password
 from vocalis.models.user import Role
 
 Username = Annotated[str, StringConstraints(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
-Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 Name = Annotated[str, StringConstraints(max_length=100)]
-
-
-class UserRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    tenant_id: uuid.UUID
-    email: str
-    username: str
-    first_name: str | None
-    last_name: str | None
-    role: Role
-    is_super_admin: bool
-    is_active: bool
-    is_verified: bool
-    verified_at: datetime | None
-    last_login_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
 
 
 class UserCreate(BaseModel):

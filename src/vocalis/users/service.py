@@ -1,12 +1,12 @@
 """User rules: who may see, create, change and remove whom within a tenant."""
 
 import uuid
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vocalis.audit import service as audit
-from vocalis.auth import repository as auth_repository
-from vocalis.auth.cache import invalidate
+from vocalis.auth import service as auth
 from vocalis.auth.passwords import hash_password
 from vocalis.auth.permissions import ROLE_RANK, Permission, permissions_for
 from vocalis.auth.principal import Principal
@@ -25,10 +25,10 @@ async def list_users(
 ) -> tuple[list[User], int]:
     """The caller's tenant's users, filtered and paginated."""
     principal.require(Permission.USERS_READ)
-    return await repository.list_(session, principal.tenant_id, filters, page)
+    return await repository.list_users(session, principal.tenant_id, filters, page)
 
 
-async def get(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> User:
+async def get_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> User:
     """A user of the caller's tenant; anyone may read themselves."""
     if principal.user_id != user_id:
         principal.require(Permission.USERS_READ)
@@ -44,7 +44,9 @@ async def _get(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID) 
 
 async def add(session: AsyncSession, tenant_id: uuid.UUID, data: UserCreate, *, super_admin: bool = False) -> User:
     """Add a user to a tenant after the uniqueness and quota checks; no permission checks (callers do those)."""
-    await billing.ensure_capacity(session, tenant_id, Resource.USERS)
+    await billing.ensure_capacity(
+        session, tenant_id, Resource.USERS, partial(repository.count_live, session, tenant_id)
+    )
     await _ensure_unique(session, tenant_id, email=data.email, username=data.username)
     user = User(
         tenant_id=tenant_id,
@@ -61,7 +63,7 @@ async def add(session: AsyncSession, tenant_id: uuid.UUID, data: UserCreate, *, 
     return user
 
 
-async def create(session: AsyncSession, principal: Principal, data: UserCreate) -> User:
+async def create_user(session: AsyncSession, principal: Principal, data: UserCreate) -> User:
     """Create a user in the caller's tenant, with a role no higher than the caller's."""
     principal.require(Permission.USERS_WRITE)
     _ensure_may_grant(principal, data.role)
@@ -70,9 +72,9 @@ async def create(session: AsyncSession, principal: Principal, data: UserCreate) 
     return user
 
 
-async def update(session: AsyncSession, principal: Principal, user_id: uuid.UUID, data: UserUpdate) -> User:
+async def update_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID, data: UserUpdate) -> User:
     """Change a user. People may edit their own profile; roles and activation need user management rights."""
-    user = await get(session, principal, user_id)
+    user = await get_user(session, principal, user_id)
     changes = data.model_dump(exclude_unset=True)
     if principal.user_id != user.id or {"role", "is_active"} & changes.keys():
         principal.require(Permission.USERS_WRITE)
@@ -88,17 +90,17 @@ async def update(session: AsyncSession, principal: Principal, user_id: uuid.UUID
     if data.is_active is False and user.is_active:
         if user.role == Role.OWNER:
             await _ensure_not_last_owner(session, user)
-        await auth_repository.revoke_sessions(session, user_id=user.id, reason="deactivated")
+        await auth.revoke_sessions(session, user_id=user.id, reason="deactivated")
         await _audit(session, principal, "user.deactivated", user)
     for field in ("email", "username", "first_name", "last_name", "role", "is_active"):
         if field in changes and (changes[field] is not None or field in ("first_name", "last_name")):
             setattr(user, field, changes[field])
     await session.flush()
-    await invalidate(session, f"user:{user.id}")
+    await auth.forget_principals(session, user_id=user.id)
     return user
 
 
-async def delete(session: AsyncSession, principal: Principal, user_id: uuid.UUID, *, hard: bool) -> None:
+async def delete_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID, *, hard: bool) -> None:
     """Remove a user: soft (kept, hidden, logged out) by default, or for good with `hard`."""
     principal.require(Permission.USERS_WRITE)
     user = await _get(session, principal.tenant_id, user_id)
@@ -107,13 +109,18 @@ async def delete(session: AsyncSession, principal: Principal, user_id: uuid.UUID
         await _ensure_not_last_owner(session, user)
     await _audit(session, principal, "user.deleted", user, {"hard": hard})
     if hard:
-        await invalidate(session, f"user:{user.id}")
+        await auth.forget_principals(session, user_id=user.id)
         await session.delete(user)
     else:
         user.deleted_at = utcnow()
         user.is_active = False
-        await auth_repository.revoke_sessions(session, user_id=user.id, reason="deleted")
+        await auth.revoke_sessions(session, user_id=user.id, reason="deleted")
     await session.flush()
+
+
+async def quota_counts(session: AsyncSession, tenant_id: uuid.UUID) -> dict[Resource, int]:
+    """What the tenant has of the resources its plan limits and this domain owns."""
+    return {Resource.USERS: await repository.count_live(session, tenant_id)}
 
 
 async def delete_all_in_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> None:
@@ -121,7 +128,7 @@ async def delete_all_in_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> N
     await repository.soft_delete_all(session, tenant_id, utcnow())
 
 
-async def verify(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> User:
+async def verify_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> User:
     """Mark a user's email as verified."""
     principal.require(Permission.USERS_WRITE)
     user = await _get(session, principal.tenant_id, user_id)
@@ -133,9 +140,9 @@ async def verify(session: AsyncSession, principal: Principal, user_id: uuid.UUID
     return user
 
 
-async def permissions(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> UserPermissions:
+async def user_permissions(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> UserPermissions:
     """The permissions a user's role grants."""
-    user = await get(session, principal, user_id)
+    user = await get_user(session, principal, user_id)
     role = Role(user.role)
     granted = permissions_for(role, super_admin=user.is_super_admin)
     return UserPermissions(user_id=user.id, role=role, is_super_admin=user.is_super_admin, permissions=sorted(granted))

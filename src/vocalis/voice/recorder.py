@@ -7,6 +7,7 @@ sentence cut off by the caller is not in the transcript, which is what "what the
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +29,15 @@ from pipecat.frames.frames import (
 from pipecat.observers.base_observer import BaseObserver, FramePushed
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-Send = Callable[[str, dict[str, Any]], Awaitable[None]]
+from vocalis.voice.events import AgentSpeaking, AgentStopped, CallEvent, Transcript
+
+Send = Callable[[CallEvent], Awaitable[None]]
+
+
+def spoken_sentence(text: str, audio_bytes: int) -> dict[str, Any]:
+    """Metadata for each audio frame of a synthesised sentence, which every TTS provider attaches: the recorder
+    uses it to work out how much of the sentence the caller heard before interrupting."""
+    return {"sentence": text, "sentence_bytes": audio_bytes, "sentence_key": uuid.uuid4().hex}
 
 
 @dataclass
@@ -66,7 +75,6 @@ class CallRecorder(BaseObserver):
         self.output: FrameProcessor | None = None
         self.started = time.time()
         self.turns: list[TurnRecord] = []
-        self.latencies: list[dict[str, int]] = []
         self._pending: _PendingReply | None = None
         self._agent_turn: TurnRecord | None = None
         self._user_started_ms: int | None = None
@@ -99,7 +107,7 @@ class CallRecorder(BaseObserver):
             # The caller fell silent `stop_secs` before the VAD could tell.
             self._pending = _PendingReply(speech_end=frame.timestamp - frame.stop_secs)
         elif isinstance(frame, InterimTranscriptionFrame):
-            await self._send("transcript", role="user", text=frame.text, final=False)
+            await self._send(Transcript(role="user", text=frame.text, final=False))
         elif isinstance(frame, TranscriptionFrame):
             await self._user_said(frame.text, now)
         elif isinstance(frame, LLMContextFrame):
@@ -136,7 +144,7 @@ class CallRecorder(BaseObserver):
         else:
             self.turns.append(TurnRecord(role="user", text=text, started_ms=started))
         self.turns[-1].ended_ms = self.now_ms()
-        await self._send("transcript", role="user", text=text, final=True)
+        await self._send(Transcript(role="user", text=text, final=True))
 
     async def _agent_started(self, now: float) -> None:
         self.quiet.clear()
@@ -152,8 +160,7 @@ class CallRecorder(BaseObserver):
                 "tts_ms": _ms(pending.first_text, pending.first_audio),
             }
             self._agent_turn.latency = {key: value for key, value in latency.items() if value is not None}
-            self.latencies.append(self._agent_turn.latency)
-        await self._send("agent.speaking")
+        await self._send(AgentSpeaking())
 
     async def _agent_said(self, text: str) -> None:
         text = text.strip()
@@ -164,7 +171,7 @@ class CallRecorder(BaseObserver):
         if self._agent_turn not in self.turns:
             self.turns.append(self._agent_turn)
         self._agent_turn.text = f"{self._agent_turn.text} {text}".strip()
-        await self._send("transcript", role="agent", text=text, final=True)
+        await self._send(Transcript(role="agent", text=text, final=True))
 
     async def _agent_stopped(self) -> None:
         turn, self._agent_turn = self._agent_turn, None
@@ -177,7 +184,7 @@ class CallRecorder(BaseObserver):
                 self.turns.append(turn)
         self._sentences, self._sentence_key, self._played_bytes = [], None, 0
         self.quiet.set()
-        await self._send("agent.stopped")
+        await self._send(AgentStopped())
 
     def _synthesized(self, frame: TTSAudioRawFrame) -> None:
         key = frame.metadata.get("sentence_key")
@@ -204,6 +211,6 @@ class CallRecorder(BaseObserver):
             break
         return " ".join(heard)
 
-    async def _send(self, kind: str, **fields: Any) -> None:
+    async def _send(self, event: CallEvent) -> None:
         if self.send is not None:
-            await self.send(kind, fields)
+            await self.send(event)

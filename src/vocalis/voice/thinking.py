@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from vocalis.voice.settings import VoiceSettings
+
 
 @dataclass(frozen=True)
 class Message:
@@ -50,3 +52,25 @@ class Thinker(Protocol):
 
         Raises ThinkerError."""
         ...
+
+
+def build_prompt(settings: VoiceSettings, messages: list[Message], passages: list[str]) -> Prompt:
+    """The thinker's input for a turn: the same for voice calls and text chats."""
+    return Prompt(
+        system_prompt=settings.system_prompt,
+        messages=messages,
+        passages=passages,
+        end_call_phrases=settings.end_call_phrases,
+    )
+
+
+async def think(thinker: Thinker, prompt: Prompt) -> tuple[str, EndCall | None]:
+    """The whole reply of a thinker at once (text chats)."""
+    pieces: list[str] = []
+    ended: EndCall | None = None
+    async for piece in thinker.reply(prompt):
+        if isinstance(piece, EndCall):
+            ended = piece
+        else:
+            pieces.append(piece)
+    return "".join(pieces).strip(), ended

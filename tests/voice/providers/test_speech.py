@@ -17,9 +17,9 @@ from pipecat.tests.utils import run_test
 
 from tests.voice.speech import SAMPLE_RATE, caller_audio, words
 from vocalis.config import Settings
-from vocalis.voice.models import load_whisper
 from vocalis.voice.providers.piper import PiperServer
 from vocalis.voice.providers.speech import LocalWhisperSTT, PiperTTS
+from vocalis.voice.weights import load_whisper
 
 PHRASE = "What time do you open on Saturday?"
 FRAME_BYTES = SAMPLE_RATE // 50 * 2  # 20 ms, as a transport delivers it
@@ -45,7 +45,7 @@ async def test_whisper_transcribes_what_the_caller_said(
     assert [words(frame.text) for frame in transcripts] == [words(PHRASE)], transcripts
     assert transcripts[0].finalized
     # The segment as transcribed: the speech plus the half second of silence Pipecat pads it with.
-    assert stt.audio_seconds == pytest.approx(len(audio) / 2 / SAMPLE_RATE + 0.5, abs=0.01)
+    assert stt.usage.stt_seconds == pytest.approx(len(audio) / 2 / SAMPLE_RATE + 0.5, abs=0.01)
     # One model per size for the whole process, whatever the number of calls.
     assert load_whisper(speech_settings, model) is load_whisper(speech_settings, model)
 
@@ -65,7 +65,7 @@ async def test_piper_speaks_into_the_pipeline_and_whisper_hears_it(
     chunks = [frame for frame in down if isinstance(frame, TTSAudioRawFrame)]
     assert {(chunk.sample_rate, chunk.num_channels) for chunk in chunks} == {(SAMPLE_RATE, 1)}
     assert max(len(chunk.audio) for chunk in chunks) == SAMPLE_RATE * 40 // 1000 * 2  # 40 ms frames
-    assert tts.characters == len(PHRASE)
+    assert tts.usage.tts_characters == len(PHRASE)
 
     stt = LocalWhisperSTT(speech_settings, "tiny.en")
     transcripts = [frame async for frame in stt.run_stt(b"".join(chunk.audio for chunk in chunks))]

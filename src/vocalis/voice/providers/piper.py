@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 from loguru import logger
 
-from vocalis.voice.models import piper_voice
+from vocalis.voice.weights import piper_voice
 
 STARTUP_TIMEOUT_SECONDS = 60.0
 REQUEST_TIMEOUT_SECONDS = 30.0

@@ -1,57 +1,46 @@
 """The offline speech services as Pipecat processors: Whisper (faster-whisper) STT and Piper TTS.
 
 Both share process-wide resources rather than owning them per call: one Whisper model per size (see
-`vocalis.voice.models.load_whisper`) and one Piper server (see `vocalis.voice.providers.piper`).
+`vocalis.voice.weights.load_whisper`) and one Piper server (see `vocalis.voice.providers.piper`). Both count
+what they consume into the call's `SpeechUsage`.
 """
 
 import asyncio
-import uuid
 from collections.abc import AsyncGenerator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import soxr
 from loguru import logger
 from pipecat.frames.frames import ErrorFrame, Frame, StartFrame, TranscriptionFrame, TTSAudioRawFrame
 from pipecat.services.settings import STTSettings, TTSSettings
 from pipecat.services.stt_service import SegmentedSTTService
-from pipecat.services.tts_service import TextAggregationMode, TTSService
+from pipecat.services.tts_service import TTSService
 from pipecat.transcriptions.language import Language
-from pipecat.utils.text.base_text_aggregator import Aggregation, TextType
-from pipecat.utils.text.simple_text_aggregator import SimpleTextAggregator, _LookaheadState
 from pipecat.utils.time import time_now_iso8601
 
 from vocalis.config import Settings
-from vocalis.voice.models import PIPER_VOICE, WHISPER_MODELS, WHISPER_TINY_EN, SpeechModelError, load_whisper
+from vocalis.voice.audio import SAMPLE_RATE, resample_pcm16
 from vocalis.voice.providers.piper import PiperError, PiperServer
+from vocalis.voice.recorder import spoken_sentence
+from vocalis.voice.usage import SpeechUsage
+from vocalis.voice.weights import PIPER_VOICE, WHISPER_MODELS, WHISPER_TINY_EN, SpeechModelError, load_whisper
+from vocalis.voice.workarounds import cancel_segment_task
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
-WHISPER_SAMPLE_RATE = 16_000
+WHISPER_SAMPLE_RATE = 16_000  # what the model reads, whatever the pipeline's rate
 # Segments Whisper rates as probably silence (its own default threshold) are dropped: it hallucinates there.
 NO_SPEECH_THRESHOLD = 0.6
 # Speech end to final transcript, p99, on 2 cores: a ~2.5 s turn takes ~0.5 s (tiny.en) / ~1 s (base), more when
 # queued behind another call's turn. Only a safety net: the transcripts are final, so turns end as they arrive.
 TTFS_P99_SECONDS = {"base": 2.0, "tiny.en": 1.2}
 TTS_FRAME_SECONDS = 0.04
-# A reply's first sentence is spoken in two chunks when its first clause has at least this many words.
-FIRST_CLAUSE_MIN_WORDS = 6
-CLAUSE_PUNCTUATION = (",", ";", ":")
 
 # One transcription at a time for the whole process: each already uses both cores, so running two side by side
 # only makes both slower.
 _whisper_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
-
-
-def resample_pcm16(pcm: bytes, from_rate: int, to_rate: int) -> bytes:
-    """16-bit mono PCM converted from `from_rate` to `to_rate` (one-shot, for whole utterances)."""
-    if from_rate == to_rate or not pcm:
-        return pcm
-    samples = np.frombuffer(pcm, dtype=np.int16)
-    resampled: bytes = soxr.resample(samples, from_rate, to_rate, quality="HQ").astype(np.int16).tobytes()
-    return resampled
 
 
 def _base_language(language: str) -> str:
@@ -76,10 +65,12 @@ def _transcribe(model: "WhisperModel", audio: np.ndarray[Any, np.dtype[np.float3
 class LocalWhisperSTT(SegmentedSTTService):
     """Whisper (base or tiny.en) transcribing each VAD-delimited segment, on the process-wide shared model.
 
-    `audio_seconds` totals the audio transcribed (for usage metering).
+    The audio it transcribes is counted into `usage`.
     """
 
-    def __init__(self, settings: Settings, model: str, language: str = "en", **kwargs: Any) -> None:
+    def __init__(
+        self, settings: Settings, model: str, language: str = "en", usage: SpeechUsage | None = None, **kwargs: Any
+    ) -> None:
         if model not in WHISPER_MODELS:
             raise SpeechModelError(
                 f"Unknown Whisper model {model!r}; this installation has {', '.join(WHISPER_MODELS)}"
@@ -91,7 +82,7 @@ class LocalWhisperSTT(SegmentedSTTService):
         self._app_settings = settings
         self._model_name = model
         self._model: WhisperModel | None = None
-        self.audio_seconds = 0.0
+        self.usage = usage or SpeechUsage()
 
     @property
     def wants_wav_segments(self) -> bool:
@@ -115,7 +106,7 @@ class LocalWhisperSTT(SegmentedSTTService):
 
     async def cleanup(self) -> None:
         # A call cancelled while its pipeline was still starting can start this task after the cancel went by.
-        await self._cancel_segment_task()  # type: ignore[no-untyped-call]
+        await cancel_segment_task(self)
         await super().cleanup()  # type: ignore[no-untyped-call]
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame | None, None]:
@@ -124,8 +115,8 @@ class LocalWhisperSTT(SegmentedSTTService):
         await self.load()
         assert self._model is not None
         # Before the pipeline sets the rate up (the service driven directly), audio is taken as 16 kHz.
-        rate = self.sample_rate or WHISPER_SAMPLE_RATE
-        self.audio_seconds += len(audio) / (2 * rate)
+        rate = self.sample_rate or SAMPLE_RATE
+        self.usage.stt_seconds += len(audio) / (2 * rate)
         language = str(self._settings.language or "en")
         await self.start_processing_metrics()
         pcm = resample_pcm16(audio, rate, WHISPER_SAMPLE_RATE)
@@ -139,12 +130,6 @@ class LocalWhisperSTT(SegmentedSTTService):
             yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), _pipecat_language(language))
 
 
-def spoken_sentence(text: str, audio_bytes: int) -> dict[str, Any]:
-    """Metadata for each audio frame of a synthesised sentence: the call recorder uses it to work out how much of
-    the sentence the caller heard before interrupting."""
-    return {"sentence": text, "sentence_bytes": audio_bytes, "sentence_key": uuid.uuid4().hex}
-
-
 def _pipecat_language(language: str) -> Language | None:
     try:
         return Language(language)
@@ -152,50 +137,15 @@ def _pipecat_language(language: str) -> Language | None:
         return None
 
 
-class FirstClauseAggregator(SimpleTextAggregator):
-    """Sentences, except that a reply's first sentence is cut after its first clause when that is long enough.
-
-    Piper returns a chunk's audio only once all of it is synthesised, so the time to the first audio grows with the
-    first chunk: "We are open Monday to Friday from 9 am to 6 pm," is heard while the rest is still being made.
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)  # type: ignore[no-untyped-call]
-        self._first_chunk = True
-
-    async def _check_sentence_with_lookahead(self, char: str, *, protected_end: int = 0) -> Aggregation | None:
-        result = await super()._check_sentence_with_lookahead(char, protected_end=protected_end)
-        if result is not None:
-            self._first_chunk = False
-            return result
-        if (
-            self._first_chunk
-            and char == " "
-            and self._text[-2:-1] in CLAUSE_PUNCTUATION
-            and self._lookahead_state is _LookaheadState.IDLE
-            and len(self._text.split()) >= FIRST_CLAUSE_MIN_WORDS
-        ):
-            self._first_chunk = False
-            clause, self._text = self._text.strip(), ""
-            return Aggregation(text=clause, type=TextType.SENTENCE)
-        return None
-
-    async def flush(self) -> Aggregation | None:
-        self._first_chunk = True
-        return await super().flush()
-
-    async def handle_interruption(self) -> None:
-        self._first_chunk = True
-        await super().handle_interruption()  # type: ignore[no-untyped-call]
-
-
 class PiperTTS(TTSService):
     """Piper speech through the shared `PiperServer`, resampled to the pipeline's output rate.
 
-    `speed` 1.0 is the voice's natural pace (0.5-2.0). `characters` totals the text synthesised (for usage metering).
+    `speed` 1.0 is the voice's natural pace (0.5-2.0). The characters it speaks are counted into `usage`.
     """
 
-    def __init__(self, server: PiperServer, speed: float = 1.0, **kwargs: Any) -> None:
+    def __init__(
+        self, server: PiperServer, speed: float = 1.0, usage: SpeechUsage | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(
             push_start_frame=True,
             push_stop_frames=True,
@@ -204,9 +154,7 @@ class PiperTTS(TTSService):
         )
         self._server = server
         self.speed = speed
-        self.characters = 0
-        # Pipecat 1.14 has no constructor argument for the aggregator; this is the one it builds, extended.
-        self._text_aggregator = FirstClauseAggregator(aggregation_type=TextAggregationMode.SENTENCE)
+        self.usage = usage or SpeechUsage()
 
     def can_generate_metrics(self) -> bool:
         return True
@@ -218,7 +166,7 @@ class PiperTTS(TTSService):
             logger.error("{}: {}", self, exc)
             yield ErrorFrame(error=f"Piper synthesis failed: {exc}")
             return
-        self.characters += len(text)
+        self.usage.tts_characters += len(text)
         await self.start_tts_usage_metrics(text)
         await self.stop_ttfb_metrics()
         # Before the pipeline sets the rate up (the service driven directly), the voice's own rate is kept.

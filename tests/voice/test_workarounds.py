@@ -1,6 +1,11 @@
-from pipecat.services.tts_service import TextAggregationMode
+import importlib.metadata
+import inspect
 
-from vocalis.voice.providers.speech import FirstClauseAggregator
+from pipecat.services.stt_service import SegmentedSTTService
+from pipecat.services.tts_service import TextAggregationMode
+from pipecat.utils.text.simple_text_aggregator import _LookaheadState
+
+from vocalis.voice.workarounds import PIPECAT_VERSION, FirstClauseAggregator
 
 
 async def chunks(*replies: list[str]) -> list[list[str]]:
@@ -51,3 +56,16 @@ async def test_an_interruption_starts_the_next_reply_afresh() -> None:
     await aggregator.handle_interruption()
     spoken = [a.text async for a in aggregator.aggregate("Returns are free within thirty days of purchase, always. ")]
     assert spoken[0] == "Returns are free within thirty days of purchase,"
+
+
+def test_pipecat_is_the_version_the_workarounds_were_checked_against() -> None:
+    """Fails on a Pipecat upgrade: check each workaround in vocalis/voice/workarounds.py against the new version
+    (and drop those it makes public), then move the pin."""
+    assert importlib.metadata.version("pipecat-ai") == PIPECAT_VERSION
+
+
+def test_the_private_names_the_workarounds_use_exist() -> None:
+    aggregator = FirstClauseAggregator()
+    assert isinstance(aggregator._text, str)
+    assert aggregator._lookahead_state is _LookaheadState.IDLE
+    assert inspect.iscoroutinefunction(SegmentedSTTService._cancel_segment_task)

@@ -1,12 +1,16 @@
-"""A call's Pipecat pipeline, built from an agent's settings, and the run of one call from start to end reason.
+"""The call engine: one real-time call of a voice agent over any transport, from greeting to end reason.
 
 transport in -> STT -> user turns (Silero VAD, Smart Turn, interruptions, idle timer) -> reply (thinker)
--> TTS (sentence by sentence) -> transport out -> recording -> assistant context
+-> LLM text aggregation -> TTS (sentence by sentence) -> transport out -> recording -> assistant context
+
+`run_call` is the entry point. It takes resolved services, the call's `VoiceSettings`, a `retrieve` callable for the
+agent's knowledge and a time limit, and returns a typed `CallOutcome`; it knows nothing of databases, tenants or
+billing (the calls domain does that around it).
 """
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,22 +36,25 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
     LLMUserAggregatorParams,
 )
+from pipecat.processors.aggregators.llm_text_processor import LLMTextProcessor
 from pipecat.processors.audio.audio_buffer_processor import AudioBufferProcessor
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
-from pipecat.transports.base_transport import BaseTransport
 from pipecat.turns.user_start import MinWordsUserTurnStartStrategy, VADUserTurnStartStrategy
 from pipecat.turns.user_start.base_user_turn_start_strategy import BaseUserTurnStartStrategy
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 
-from vocalis.agents.schemas import AgentRead
-from vocalis.voice.recorder import CallRecorder, Send, TurnRecord
-from vocalis.voice.thinking import EndCall, Message, Prompt, Thinker, ThinkerError
-
-SAMPLE_RATE = 16_000
+from vocalis.voice.audio import SAMPLE_RATE
+from vocalis.voice.events import CallEvent, farewell
+from vocalis.voice.recorder import CallRecorder, TurnRecord
+from vocalis.voice.settings import VoiceSettings
+from vocalis.voice.thinking import EndCall, Message, Thinker, ThinkerError, build_prompt
+from vocalis.voice.transports import CallTransport
+from vocalis.voice.usage import ProviderUsage, SpeechUsage
+from vocalis.voice.workarounds import FirstClauseAggregator
 
 Retrieve = Callable[[str], Awaitable[list[str]]]
 
@@ -56,15 +63,33 @@ MAX_DURATION_GOODBYE = "I'm sorry, we have reached the time limit for this call.
 SPEECH_START_WAIT_SECONDS = 3.0
 SPEECH_END_WAIT_SECONDS = 60.0
 SILENCE_GOODBYE = "I haven't heard anything, so I'll hang up now. Goodbye!"
+TROUBLE_GOODBYE = "I'm sorry, I'm having technical difficulties. Please call again later. Goodbye!"
 
 
 @dataclass
 class CallServices:
-    """What a call listens, speaks and thinks with."""
+    """What a call listens, speaks and thinks with; `speech_usage` is what its STT and TTS count into."""
 
     stt: STTService
     tts: TTSService
     thinker: Thinker
+    speech_usage: SpeechUsage
+
+    def usage(self) -> ProviderUsage:
+        return ProviderUsage(
+            stt_seconds=round(self.speech_usage.stt_seconds, 3),
+            llm_prompt_tokens=self.thinker.usage.prompt_tokens,
+            llm_completion_tokens=self.thinker.usage.completion_tokens,
+            tts_characters=self.speech_usage.tts_characters,
+        )
+
+
+@dataclass(frozen=True)
+class TimeLimit:
+    """How long the call may last, and the end reason when it does (its own maximum, or the plan's last minutes)."""
+
+    seconds: float
+    reason: str = "max_duration"
 
 
 @dataclass
@@ -72,32 +97,19 @@ class CallOutcome:
     end_reason: str
     error: str | None
     turns: list[TurnRecord]
-    latencies: list[dict[str, int]]
+    usage: ProviderUsage
     # 16 kHz mono PCM16 of both sides, when recording was on.
-    recording: bytes | None = None
-    duration_ms: int = 0
+    recording: bytes | None
+    # Whether the client has been told the call ended (else the caller tells it, once the record is final).
+    farewell_sent: bool
 
 
-def build_prompt(agent: AgentRead, messages: list[Message], passages: list[str]) -> Prompt:
-    """The thinker's input for a turn: the same for voice calls and text chats."""
-    return Prompt(
-        system_prompt=agent.system_prompt,
-        messages=messages,
-        passages=passages,
-        end_call_phrases=agent.end_call_phrases,
-    )
-
-
-async def think(thinker: Thinker, prompt: Prompt) -> tuple[str, EndCall | None]:
-    """The whole reply of a thinker at once (text chats)."""
-    pieces: list[str] = []
-    ended: EndCall | None = None
-    async for piece in thinker.reply(prompt):
-        if isinstance(piece, EndCall):
-            ended = piece
-        else:
-            pieces.append(piece)
-    return "".join(pieces).strip(), ended
+async def run_call(
+    transport: CallTransport, services: CallServices, settings: VoiceSettings, retrieve: Retrieve, limit: TimeLimit
+) -> CallOutcome:
+    """Run one call to its end; always returns, whatever went wrong."""
+    detection = await asyncio.to_thread(turn_detection, settings)
+    return await VoiceCall(settings, transport, services, retrieve, detection, limit).run()
 
 
 def context_messages(context: LLMContext) -> list[Message]:
@@ -122,13 +134,13 @@ class ReplyProcessor(FrameProcessor):
 
     def __init__(
         self,
-        agent: AgentRead,
+        settings: VoiceSettings,
         thinker: Thinker,
         retrieve: Retrieve,
         on_end: Callable[[str, str | None], Awaitable[None]],
     ) -> None:
         super().__init__()
-        self._agent = agent
+        self._settings = settings
         self._thinker = thinker
         self._retrieve = retrieve
         self._on_end = on_end
@@ -148,7 +160,7 @@ class ReplyProcessor(FrameProcessor):
         ended: EndCall | None = None
         await self.push_frame(LLMFullResponseStartFrame())
         try:
-            async for piece in self._thinker.reply(build_prompt(self._agent, messages, passages)):
+            async for piece in self._thinker.reply(build_prompt(self._settings, messages, passages)):
                 if isinstance(piece, EndCall):
                     ended = piece
                 else:
@@ -171,9 +183,9 @@ class TurnDetection:
     strategies: UserTurnStrategies
 
 
-def turn_detection(agent: AgentRead) -> TurnDetection:
-    """The VAD and the turn start/stop strategies an agent's turn-taking settings ask for (blocking)."""
-    turn_taking = agent.turn_taking
+def turn_detection(settings: VoiceSettings) -> TurnDetection:
+    """The VAD and the turn start/stop strategies the call's turn-taking settings ask for (blocking)."""
+    turn_taking = settings.turn_taking
     start: BaseUserTurnStartStrategy
     if turn_taking.interruption_min_words > 0:
         start = MinWordsUserTurnStartStrategy(
@@ -194,61 +206,59 @@ def turn_detection(agent: AgentRead) -> TurnDetection:
 
 
 class VoiceCall:
-    """One real-time call of an agent over a transport, run to its end; `end` and `hang_up` stop it from outside."""
+    """One real-time call over a transport, run to its end; `end` and `hang_up` stop it from inside or outside."""
 
     def __init__(
         self,
-        agent: AgentRead,
-        transport: BaseTransport,
+        settings: VoiceSettings,
+        transport: CallTransport,
         services: CallServices,
         retrieve: Retrieve,
         detection: TurnDetection,
-        *,
-        max_duration_seconds: float,
-        max_duration_reason: str = "max_duration",
-        send: Send | None = None,
-        farewell: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+        limit: TimeLimit,
     ) -> None:
-        self.agent = agent
+        self.settings = settings
         self.services = services
-        self.recorder = CallRecorder(send)
+        self.recorder = CallRecorder(self._send)
+        self._transport = transport
+        self._limit = limit
         self._end_reason: str | None = None
         self._error: str | None = None
         self._silences = 0
-        self._max_duration_seconds = max_duration_seconds
-        self._max_duration_reason = max_duration_reason
-        self._transport = transport
-        self._farewell = farewell
         # Whether the client has been (or is about to be) told the call ended.
-        self.farewell_sent = False
+        self._farewell_sent = False
         self._ending: asyncio.Task[None] | None = None
+        # Hang-ups reported by the transport's receive task, which ending the call cancels: they run as tasks.
+        self._tasks: set[asyncio.Task[None]] = set()
 
         context = LLMContext()
+        self._context = context
         self._aggregators = LLMContextAggregatorPair(
             context,
             user_params=LLMUserAggregatorParams(
                 vad_analyzer=detection.vad,
                 user_turn_strategies=detection.strategies,
-                user_idle_timeout=agent.limits.silence_timeout_seconds,
+                user_idle_timeout=settings.limits.silence_timeout_seconds,
             ),
         )
-        self._context = context
         self._recording = (
-            AudioBufferProcessor(sample_rate=SAMPLE_RATE, num_channels=1) if agent.recording_enabled else None
+            AudioBufferProcessor(sample_rate=SAMPLE_RATE, num_channels=1) if settings.recording_enabled else None
         )
         self._recorded = bytearray()
+        pipecat_transport = transport.pipecat(self._hung_up)
         processors: list[FrameProcessor] = [
-            transport.input(),
+            pipecat_transport.input(),
             services.stt,
             self._aggregators.user(),
-            ReplyProcessor(agent, services.thinker, retrieve, self._thinker_ended),
+            ReplyProcessor(settings, services.thinker, retrieve, self._thinker_ended),
+            LLMTextProcessor(text_aggregator=FirstClauseAggregator()),
             services.tts,
-            transport.output(),
+            pipecat_transport.output(),
         ]
         if self._recording is not None:
             processors.append(self._recording)
         processors.append(self._aggregators.assistant())
-        self.recorder.output = transport.output()
+        self.recorder.output = pipecat_transport.output()
         self.worker = PipelineWorker(
             Pipeline(processors),
             params=PipelineParams(audio_in_sample_rate=SAMPLE_RATE, audio_out_sample_rate=SAMPLE_RATE),
@@ -265,14 +275,13 @@ class VoiceCall:
     async def run(self) -> CallOutcome:
         """Greet the caller and run the call until it ends; always returns, whatever went wrong."""
         limit = asyncio.get_running_loop().call_later(
-            self._max_duration_seconds,
-            lambda: asyncio.ensure_future(self.end(self._max_duration_reason, MAX_DURATION_GOODBYE)),
+            self._limit.seconds, lambda: self._soon(self.end(self._limit.reason, MAX_DURATION_GOODBYE))
         )
         if self._recording is not None:
             await self._recording.start_recording()  # type: ignore[no-untyped-call]
-        if self.agent.first_message:
-            self._context.add_message({"role": "assistant", "content": self.agent.first_message})
-            await self.worker.queue_frame(TTSSpeakFrame(self.agent.first_message, append_to_context=False))
+        if self.settings.first_message:
+            self._context.add_message({"role": "assistant", "content": self.settings.first_message})
+            await self.worker.queue_frame(TTSSpeakFrame(self.settings.first_message, append_to_context=False))
         try:
             runner = WorkerRunner(handle_sigint=False)
             await runner.add_workers(self.worker)
@@ -282,17 +291,18 @@ class VoiceCall:
             self._end_reason, self._error = self._end_reason or "error", self._error or str(error)
         finally:
             limit.cancel()
-            if self._ending is not None:
-                self._ending.cancel()
+            for task in [self._ending, *self._tasks]:
+                if task is not None:
+                    task.cancel()
         if self._recording is not None:
             await self._recording.stop_recording()  # type: ignore[no-untyped-call]
         return CallOutcome(
             end_reason=self._end_reason or "caller_hangup",
             error=self._error,
             turns=self.recorder.turns,
-            latencies=self.recorder.latencies,
+            usage=self.services.usage(),
             recording=bytes(self._recorded) if self._recording is not None else None,
-            duration_ms=self.recorder.now_ms(),
+            farewell_sent=self._farewell_sent,
         )
 
     async def end(self, reason: str, goodbye: str | None = None) -> None:
@@ -311,30 +321,37 @@ class VoiceCall:
             await asyncio.wait_for(self.recorder.spoke.wait(), SPEECH_START_WAIT_SECONDS)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.recorder.quiet.wait(), SPEECH_END_WAIT_SECONDS)
-        self.farewell_sent = True
-        for message in self._farewell_messages():
-            await self.worker.queue_frame(OutputTransportMessageUrgentFrame(message=message))
+        self._farewell_sent = True
+        for event in farewell(self._end_reason or "agent_ended", self._error):
+            await self._send(event)
         await self.worker.queue_frame(EndFrame())
 
     async def hang_up(self, reason: str, error: str | None = None) -> None:
         """Stop the call now (the caller is gone, or broke the protocol)."""
         if self._end_reason is None:
             self._end_reason, self._error = reason, error
-        if not self.farewell_sent and self._farewell is not None:
-            # Said straight away: cancelling the pipeline closes the WebSocket before queued messages could leave.
-            self.farewell_sent = True
-            for message in self._farewell_messages():
-                await self._farewell(message)
+        if not self._farewell_sent:
+            # Said straight away: cancelling the pipeline closes the connection before queued events could leave.
+            self._farewell_sent = True
+            await self._transport.send(farewell(self._end_reason, self._error))
         await self.worker.cancel(reason=reason)
 
-    def _farewell_messages(self) -> list[dict[str, Any]]:
-        messages: list[dict[str, Any]] = [{"type": "error", "message": self._error}] if self._error else []
-        return [*messages, {"type": "call.ended", "reason": self._end_reason}]
+    async def _hung_up(self, reason: str, error: str | None) -> None:
+        self._soon(self.hang_up(reason, error))
+
+    def _soon(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, event: CallEvent) -> None:
+        # Urgent: ahead of any audio still queued for the caller.
+        await self.worker.queue_frame(OutputTransportMessageUrgentFrame(message=event))
 
     async def _thinker_ended(self, reason: str, error: str | None) -> None:
         if error is not None:
             self._error = error
-            await self.end(reason, "I'm sorry, I'm having technical difficulties. Please call again later. Goodbye!")
+            await self.end(reason, TROUBLE_GOODBYE)
             return
         # The goodbye the thinker just said is queued ahead of the end, so it still plays.
         await self.end(reason)
@@ -342,7 +359,8 @@ class VoiceCall:
     async def _caller_silent(self, _aggregator: Any) -> None:
         self._silences += 1
         if self._silences == 1:
-            await self.worker.queue_frame(TTSSpeakFrame(self.agent.limits.silence_reprompt, append_to_context=False))
+            reprompt = self.settings.limits.silence_reprompt
+            await self.worker.queue_frame(TTSSpeakFrame(reprompt, append_to_context=False))
         else:
             await self.end("silence_timeout", SILENCE_GOODBYE)
 

@@ -1,0 +1,87 @@
+"""What the call engine runs a call with: the speech, thinking, turn-taking and limit settings of a voice agent.
+
+These are the engine's own types: the agents domain stores them (and offers them in its API); a call gets a
+`VoiceSettings` snapshot and nothing else of the agent.
+"""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a friendly, concise phone assistant. Answer from the knowledge provided; when it does not hold the "
+    "answer, say so and offer to help with something else. Keep answers to one or two short spoken sentences."
+)
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SpeechToText(_Group):
+    provider: Literal["whisper"] = Field(default="whisper", description="`whisper`: offline faster-whisper")
+    model: Literal["base", "tiny.en"] = Field(default="base", description="`base` (~5% WER) or `tiny.en` (faster)")
+
+
+class LanguageModel(_Group):
+    provider: Literal["extractive", "openai"] = Field(
+        default="extractive",
+        description="`extractive`: offline answers taken from the knowledge bases (it does not generate); "
+        "`openai`: any OpenAI-compatible chat-completions endpoint, with the tenant's `openai` credential",
+    )
+    model: str = Field(default="extractive", min_length=1, max_length=100)
+    temperature: float = Field(default=0.7, ge=0, le=2)
+    max_tokens: int = Field(default=250, ge=1, le=4096)
+
+    # Here rather than on the agent, so an update that replaces the `llm` group is checked the same way.
+    @model_validator(mode="after")
+    def _model_fits_provider(self) -> "LanguageModel":
+        if self.provider == "extractive":
+            self.model = "extractive"
+        elif self.model == "extractive":
+            raise ValueError("name the chat model for the openai provider (such as gpt-4o-mini, or llama3.2 on Ollama)")
+        return self
+
+
+class TextToSpeech(_Group):
+    provider: Literal["piper"] = Field(default="piper", description="`piper`: offline Piper voice, out of process")
+    voice: Literal["en_US-joe-medium"] = "en_US-joe-medium"
+    speed: float = Field(default=1.0, ge=0.5, le=2.0)
+
+
+class TurnTaking(_Group):
+    interruptions: bool = Field(default=True, description="Whether the caller can interrupt (barge in on) the agent")
+    interruption_min_words: int = Field(
+        default=0, ge=0, le=20, description="Words the caller must say before an interruption counts (0: any speech)"
+    )
+    interruption_min_seconds: float = Field(
+        default=0.2, ge=0, le=5, description="Seconds of caller speech before an interruption counts"
+    )
+    end_of_turn_silence_ms: int = Field(
+        default=500, ge=100, le=5000, description="Silence after which the caller's turn may be over"
+    )
+
+
+class CallLimits(_Group):
+    max_duration_seconds: int = Field(default=600, ge=10, le=4 * 3600)
+    silence_timeout_seconds: int = Field(
+        default=20, ge=3, le=600, description="Caller silence before the agent reprompts, and again before it hangs up"
+    )
+    silence_reprompt: str = Field(default="Are you still there?", min_length=1, max_length=300)
+
+
+class VoiceSettings(BaseModel):
+    """One call's settings, as the engine needs them (taken from the agent when the call starts)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    language: str = "en"
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    first_message: str | None = None
+    end_call_phrases: list[str] = Field(default_factory=list)
+    recording_enabled: bool = False
+    stt: SpeechToText = SpeechToText()
+    llm: LanguageModel = LanguageModel()
+    tts: TextToSpeech = TextToSpeech()
+    turn_taking: TurnTaking = TurnTaking()
+    limits: CallLimits = CallLimits()
