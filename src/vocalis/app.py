@@ -1,8 +1,6 @@
 """The application factory: routers, middleware, error handlers, offline API docs, and the lifespan (the database,
 embedded or not; the job queue and worker; the principal-cache listener; the Piper server; model preloading)."""
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -21,6 +19,7 @@ from vocalis.config import Settings
 from vocalis.credentials.endpoints import router as credentials_router
 from vocalis.database import check_ready, database_url
 from vocalis.health import router as health_router
+from vocalis.kit.background import running
 from vocalis.kit.db import Database, libpq_url
 from vocalis.kit.docs import install_docs
 from vocalis.kit.errors import ERROR_RESPONSES, install_error_handlers
@@ -35,13 +34,6 @@ from vocalis.tenants.endpoints import signup_router
 from vocalis.users.endpoints import router as users_router
 from vocalis.voice.providers.piper import stop_shared_piper_server
 from vocalis.voice.stack import offline_services, preload
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
 
 # Every domain's job registrar.
 JOB_REGISTRARS = (register_knowledge_jobs, register_call_jobs)
@@ -74,8 +66,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                 app.state.database = owned
                 app.state.jobs = Jobs.for_database(url, JOB_REGISTRARS)
                 if settings.auth_cache_seconds > 0:
-                    listener = asyncio.create_task(auth_cache.listen(libpq_url(url)))
-                    stack.push_async_callback(_cancel, listener)
+                    listener = auth_cache.listen(libpq_url(url), app.state.auth_cache)
+                    await stack.enter_async_context(running(listener))
             await stack.enter_async_context(app.state.jobs.app.open_async())
             if settings.run_worker:
                 worker = WorkerContext(app.state.database, app.state.storage, settings)
@@ -83,8 +75,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             # Piper runs as a child process for the whole app; the offline models load in the background.
             stack.push_async_callback(stop_shared_piper_server)
             if settings.preload_voice_models:
-                preloading = asyncio.create_task(preload(settings))
-                stack.push_async_callback(_cancel, preloading)
+                await stack.enter_async_context(running(preload(settings)))
             logger.info("Vocalis {} ready ({})", __version__, settings.environment)
             yield
 
@@ -98,6 +89,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.state.limiter = RateLimiter(settings.redis_url)
+    app.state.auth_cache = auth_cache.PrincipalCache()
     app.state.storage = LocalStorage(settings.files_dir)
     app.state.call_services = offline_services
     if database is not None:

@@ -3,16 +3,16 @@
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
 
 import psycopg
 import pytest
+from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories import PASSWORD, add_user, api_key, login, register, super_admin
-from vocalis.auth.cache import CACHE, PrincipalCache, listen
+from vocalis.auth.cache import PrincipalCache, listen
 from vocalis.auth.permissions import Permission
 from vocalis.auth.principal import Principal
 from vocalis.kit.db import libpq_url
@@ -21,12 +21,11 @@ from vocalis.models.user import Role, User
 
 
 @pytest.fixture
-def cache_on() -> Iterator[PrincipalCache]:
-    CACHE.clear()
-    CACHE.enabled = True
-    yield CACHE
-    CACHE.enabled = False
-    CACHE.clear()
+def cache_on(app: FastAPI) -> PrincipalCache:
+    """The test app's own cache, on (in production its NOTIFY listener turns it on once connected)."""
+    cache: PrincipalCache = app.state.auth_cache
+    cache.enabled = True
+    return cache
 
 
 async def test_repeat_requests_are_served_from_memory(

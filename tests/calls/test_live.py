@@ -21,7 +21,8 @@ import pytest
 import uvicorn
 import websockets
 from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from tests.calls.webcall import SHOP_FAQ, WebCaller, web_call
 from tests.factories import Account, register
@@ -30,17 +31,34 @@ from tests.standins.server import serve
 from tests.voice.speech import caller_audio, stop_session_piper_server, words
 from vocalis.app import create_app
 from vocalis.config import Settings
+from vocalis.database import migrate
+from vocalis.kit.embedded_postgres import EmbeddedPostgres
 from vocalis.models.billing import UsageRecord
 
 
 @pytest.fixture(scope="module")
-def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live_database_url(postgres: EmbeddedPostgres) -> str:
+    """A database of these tests' own: the live server commits, which the other tests' rolled-back ones never do."""
+    url = postgres.create_database("vocalis_live")
+    migrate(url)
+    return url
+
+
+@pytest.fixture
+async def live_engine(live_database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(live_database_url, poolclass=NullPool)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def live_server(live_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The whole platform served on 127.0.0.1 (lifespan, job worker, database), as `vocalis serve` runs it."""
     settings = Settings(
         environment="test",
         data_dir=tmp_path_factory.mktemp("live-data"),
         secret_key="test-signing-key-" + "x" * 32,
-        database_url=database_url,
+        database_url=live_database_url,
         redis_url=None,
         auth_cache_seconds=0,
         # Every test signs a tenant up from 127.0.0.1.
@@ -165,8 +183,8 @@ async def test_caller_barging_in_stops_the_agent_and_the_transcript_keeps_what_w
         asked = await caller.say(question)
         await caller.wait_for("agent.speaking", after=asked, within=30)
         speaking_at = caller.event_time("agent.speaking", after=asked)
-        await asyncio.sleep(max(0.0, speaking_at + 1.0 - time.monotonic()))
-        barge_in = time.monotonic()
+        # The caller has heard a second of the answer, then speaks over it.
+        barge_in = await caller.wait_for_audio(1.0, after=speaking_at)
         await caller.say(interruption)
         await caller.wait_for("agent.stopped", after=barge_in)
         stopped_audio = [heard.at for heard in caller.audio if speaking_at <= heard.at]
@@ -311,12 +329,12 @@ async def test_call_reaching_its_max_duration_ends_politely(api: httpx.AsyncClie
 
 
 async def test_call_ends_when_the_tenant_runs_out_of_minutes(
-    api: httpx.AsyncClient, owner: Account, engine: AsyncEngine
+    api: httpx.AsyncClient, owner: Account, live_engine: AsyncEngine
 ) -> None:
     agent = await make_agent(api, owner)
     statistics = (await api.get(f"/api/v1/tenants/{owner.tenant_id}/statistics", headers=owner.headers)).json()
     allowed_seconds = statistics["usage"]["call_minutes"]["limit"] * 60
-    async with engine.begin() as connection:  # the server sees only committed usage
+    async with live_engine.begin() as connection:  # the server sees only committed usage
         await connection.execute(
             insert(UsageRecord).values(
                 id=uuid.uuid4(),
@@ -336,14 +354,14 @@ async def test_call_ends_when_the_tenant_runs_out_of_minutes(
 
 
 async def test_ended_calls_leave_no_tasks_behind(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory, owner: Account, api: httpx.AsyncClient
+    live_database_url: str, tmp_path_factory: pytest.TempPathFactory, owner: Account, api: httpx.AsyncClient
 ) -> None:
     """The server runs in this test's event loop here, so its tasks can be counted before and after calls."""
     settings = Settings(
         environment="test",
         data_dir=tmp_path_factory.mktemp("leak-data"),
         secret_key="test-signing-key-" + "x" * 32,
-        database_url=database_url,
+        database_url=live_database_url,
         auth_cache_seconds=0,
         run_worker=False,
     )
@@ -360,7 +378,7 @@ async def test_ended_calls_leave_no_tasks_behind(
             await asyncio.sleep(0.05)
         agent = await make_agent(api, owner)  # through the module's server, whose worker ingests the document
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as local:
-            await asyncio.sleep(1)
+            assert (await local.get("/health/ready")).status_code == 200  # the server has settled
             baseline = len([task for task in asyncio.all_tasks() if not task.get_name().startswith("pool-")])
             for _ in range(2):
                 call = await start_call(local, owner, agent)

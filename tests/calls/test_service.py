@@ -169,7 +169,6 @@ async def test_a_recording_is_stored_per_tenant_as_wav(
 async def test_a_call_the_sweep_gave_up_on_is_finished_by_its_engine_and_metered_once(
     client: AsyncClient, app: FastAPI, session: AsyncSession
 ) -> None:
-    await sweep_others(session)
     owner = await register(client)
     agent = await make_agent(client, owner)
     created = await start_web_call(client, owner, agent["id"])
@@ -203,19 +202,12 @@ async def test_a_call_the_sweep_gave_up_on_is_finished_by_its_engine_and_metered
     assert usage["llm_tokens"] == 1020
 
 
-async def sweep_others(session: AsyncSession) -> None:
-    """The sweep covers every tenant: close what other tests left (the live call tests commit their calls)."""
-    await service.end_abandoned(session)
-    await session.commit()
-
-
 # --- the sweep ----------------------------------------------------------------------------------------------------
 
 
 async def test_the_sweep_closes_abandoned_calls_and_leaves_live_ones(
     client: AsyncClient, session: AsyncSession
 ) -> None:
-    await sweep_others(session)
     owner = await register(client)
     agent = await make_agent(client, owner)
     lost, live, unjoined = [await start_web_call(client, owner, agent["id"]) for _ in range(3)]
@@ -265,7 +257,6 @@ async def test_the_sweep_closes_abandoned_calls_and_leaves_live_ones(
 
 
 async def test_a_closed_chat_takes_no_more_messages(client: AsyncClient, session: AsyncSession) -> None:
-    await sweep_others(session)
     owner = await register(client)
     agent = await make_agent(client, owner)
     session_id = (await chat(client, owner, agent["id"], "Hello")).json()["session_id"]

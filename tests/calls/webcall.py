@@ -86,6 +86,18 @@ class WebCaller:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), remaining)
 
+    async def wait_for_audio(self, seconds: float, after: float, within: float = 30.0) -> float:
+        """Wait until `seconds` of agent audio arrived after `after`; returns when (time.monotonic())."""
+        deadline = time.monotonic() + within
+        while sum(heard.size for heard in self.audio_after(after)) < seconds * SAMPLE_RATE * 2:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self.closed.is_set():
+                raise AssertionError(f"less than {seconds} s of agent audio")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+        return time.monotonic()
+
     def event_time(self, kind: str, after: float = 0) -> float:
         return next(at for at, message in self.events if message.get("type") == kind and at >= after)
 
@@ -125,7 +137,7 @@ class WebCaller:
                     self.heard_audio(now, len(message))
                 else:
                     self.heard_event(now, json.loads(message))
-                    self._changed.set()
+                self._changed.set()
         except websockets.ConnectionClosed:
             pass
         finally:

@@ -2,14 +2,31 @@ import itertools
 
 import pytest
 
-from vocalis.knowledge.chunking import chunk_sections, chunk_text, counting_tokenizer
+from vocalis.knowledge.chunking import TextChunk, chunk_sections, chunk_text, counting_tokenizer
 from vocalis.knowledge.parsing import Section
 
 TEXT = " ".join(f"Sentence {i} talks about extraordinary appointments and cancellations." for i in range(200))
 
 
+def _ids(text: str) -> list[int]:
+    ids: list[int] = counting_tokenizer().encode(text, add_special_tokens=False).ids
+    return ids
+
+
 def _tokens(text: str) -> int:
-    return len(counting_tokenizer().encode(text, add_special_tokens=False).ids)
+    return len(_ids(text))
+
+
+def _spans(chunks: list[TextChunk]) -> list[tuple[int, int]]:
+    """Where each chunk lies in TEXT: all but the last hold a numbered sentence, so each is found exactly once."""
+    starts = []
+    for chunk in chunks[:-1]:
+        assert TEXT.count(chunk.text) == 1
+        starts.append(TEXT.index(chunk.text))
+    # The last one may be a bare sentence tail, found in every sentence; it ends the text.
+    assert TEXT.endswith(chunks[-1].text)
+    starts.append(len(TEXT) - len(chunks[-1].text))
+    return [(start, start + len(chunk.text)) for start, chunk in zip(starts, chunks, strict=True)]
 
 
 def test_chunks_respect_the_size_and_never_split_words() -> None:
@@ -22,11 +39,27 @@ def test_chunks_respect_the_size_and_never_split_words() -> None:
         assert set(chunk.text.split()) <= words, "a word was cut"
 
 
-def test_neighbouring_chunks_overlap() -> None:
-    chunks = chunk_text(TEXT, 60, 15)
-    for first, second in itertools.pairwise(chunks):
-        tail = first.text.split()[-3:]
-        assert " ".join(tail) in second.text
+@pytest.mark.parametrize("overlap", [1, 10, 15, 30])
+def test_neighbouring_chunks_share_the_configured_overlap(overlap: int) -> None:
+    chunks = chunk_text(TEXT, 60, overlap)
+    assert len(chunks) > 10
+    longest_word = max(_tokens(word) for word in TEXT.split())
+    spans = _spans(chunks)
+    for index, (first, second) in enumerate(itertools.pairwise(chunks)):
+        first_end, second_start = spans[index][1], spans[index + 1][0]
+        shared = _tokens(TEXT[second_start:first_end]) if second_start < first_end else 0
+        # The configured overlap, plus at most the rest of a word when the cut steps back to its start.
+        assert overlap <= shared < overlap + longest_word
+        # Token for token, the next chunk starts with the tail of this one.
+        assert _ids(first.text)[-shared:] == _ids(second.text)[:shared]
+
+
+def test_no_overlap_means_neighbouring_chunks_share_nothing() -> None:
+    chunks = chunk_text(TEXT, 60, 0)
+    assert len(chunks) > 10
+    for (_, first_end), (second_start, _) in itertools.pairwise(_spans(chunks)):
+        # The next chunk starts where this one ends, past the space between them.
+        assert TEXT[first_end:second_start] == " "
 
 
 def test_the_whole_text_is_covered() -> None:

@@ -99,6 +99,9 @@ async def test_list_tenants_hides_deleted_ones(client: AsyncClient, session: Asy
     root = await super_admin(client, session)
     tag = uuid.uuid4().hex[:8]
     gone = (await create_tenant(client, root, name=f"Gone {tag}")).json()["tenant"]["id"]
+    # Listed before the deletion, so an empty list afterwards is the deletion's doing.
+    body = (await client.get(TENANTS, params={"search": tag}, headers=root.headers)).json()
+    assert (body["total"], [item["id"] for item in body["items"]]) == (1, [gone])
     assert (await client.delete(tenant_url(gone), headers=root.headers)).status_code == 204
 
     body = (await client.get(TENANTS, params={"search": tag}, headers=root.headers)).json()

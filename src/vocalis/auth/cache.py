@@ -6,10 +6,13 @@ regeneration) calls `invalidate` in its own transaction. That evicts the entries
 after commit, and sends a PostgreSQL NOTIFY that every replica's `listen` loop turns into the same eviction. The
 cache is used only while that listener is connected, so a replica that cannot hear invalidations never serves
 stale entries; the time limit only bounds how long an entry lives after an eviction was lost in transit.
+
+Each app owns its cache (`app.state.auth_cache`); an invalidation evicts from every cache of the process.
 """
 
 import asyncio
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from vocalis.auth.principal import Principal
+from vocalis.auth.tokens import VerifiedTokens
 
 CHANNEL = "vocalis_auth"
 _PENDING = "vocalis_auth_evictions"
@@ -34,12 +38,17 @@ class CachedLogin:
 
 
 class PrincipalCache:
+    """An app's authenticated principals, and (`tokens`) its verified access tokens."""
+
     def __init__(self, max_entries: int = 50_000) -> None:
         self.max_entries = max_entries
         self.enabled = False
         # Bumped by every eviction: a lookup that started before one must not cache what it read.
         self.generation = 0
         self._entries: dict[str, CachedLogin] = {}
+        # Verified signatures never go stale (expiry is checked on every use), so they need no invalidation.
+        self.tokens = VerifiedTokens()
+        _LIVE.add(self)
 
     def get(self, key: str) -> CachedLogin | None:
         if not self.enabled:
@@ -79,14 +88,19 @@ class PrincipalCache:
         return len(self._entries)
 
 
-# One per process, like the connections it saves: every app and service in the process shares it.
-CACHE = PrincipalCache()
+# Every live cache of the process (one per app), so that an invalidation reaches them all at once.
+_LIVE: "weakref.WeakSet[PrincipalCache]" = weakref.WeakSet()
+
+
+def _evict_everywhere(scope: str) -> None:
+    for cache in list(_LIVE):
+        cache.evict(scope)
 
 
 async def invalidate(session: AsyncSession, *scopes: str) -> None:
-    """Evict scopes here now and after commit, and in every replica through NOTIFY (sent on commit)."""
+    """Evict scopes in this process now and after commit, and in every replica through NOTIFY (sent on commit)."""
     for scope in scopes:
-        CACHE.evict(scope)
+        _evict_everywhere(scope)
         await session.execute(select(func.pg_notify(CHANNEL, scope)))
     session.info.setdefault(_PENDING, set()).update(scopes)
 
@@ -95,7 +109,7 @@ async def invalidate(session: AsyncSession, *scopes: str) -> None:
 def _evict_after_commit(session: Session) -> None:
     # A request that read the old state between `invalidate` and the commit may have cached it again.
     for scope in session.info.pop(_PENDING, ()):
-        CACHE.evict(scope)
+        _evict_everywhere(scope)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -103,7 +117,7 @@ def _forget_after_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
 
 
-async def listen(conninfo: str, cache: PrincipalCache = CACHE, retry_seconds: float = 1.0) -> None:
+async def listen(conninfo: str, cache: PrincipalCache, retry_seconds: float = 1.0) -> None:
     """Apply invalidations from every replica until cancelled; the cache is off while disconnected."""
     while True:
         try:

@@ -6,6 +6,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from vocalis.auth import service
+from vocalis.auth.cache import PrincipalCache
 from vocalis.auth.principal import Principal
 from vocalis.auth.tokens import API_KEY_PREFIX
 from vocalis.dependencies import AppSettings, Session
@@ -20,29 +21,39 @@ _oauth2 = OAuth2PasswordBearer(
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="A tenant API key (vk_...)")
 
 
+async def get_auth_cache(request: Request) -> PrincipalCache:
+    cache: PrincipalCache = request.app.state.auth_cache
+    return cache
+
+
+AuthCache = Annotated[PrincipalCache, Depends(get_auth_cache)]
+
+
 async def _principal(
     session: Session,
     settings: AppSettings,
+    cache: PrincipalCache,
     oauth_token: str | None,
     api_key: str | None,
 ) -> Principal | None:
     if api_key is not None:
-        return await service.authenticate_api_key(session, settings, api_key)
+        return await service.authenticate_api_key(session, settings, cache, api_key)
     if oauth_token is None:
         return None
     # A tenant API key may also be sent as a Bearer token.
     if oauth_token.startswith(API_KEY_PREFIX):
-        return await service.authenticate_api_key(session, settings, oauth_token)
-    return await service.authenticate_access_token(session, settings, oauth_token)
+        return await service.authenticate_api_key(session, settings, cache, oauth_token)
+    return await service.authenticate_access_token(session, settings, cache, oauth_token)
 
 
 async def authenticate(
     session: Session,
     settings: AppSettings,
+    cache: AuthCache,
     oauth_token: Annotated[str | None, Depends(_oauth2)],
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal:
-    principal = await _principal(session, settings, oauth_token, api_key)
+    principal = await _principal(session, settings, cache, oauth_token, api_key)
     if principal is None:
         raise Unauthorized()
     return principal
@@ -51,10 +62,11 @@ async def authenticate(
 async def authenticate_optional(
     session: Session,
     settings: AppSettings,
+    cache: AuthCache,
     oauth_token: Annotated[str | None, Depends(_oauth2)],
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal | None:
-    return await _principal(session, settings, oauth_token, api_key)
+    return await _principal(session, settings, cache, oauth_token, api_key)
 
 
 async def client_info(request: Request) -> service.Client:

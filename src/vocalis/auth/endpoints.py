@@ -4,7 +4,7 @@ from fastapi import APIRouter, Body, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from vocalis.auth import service
-from vocalis.auth.dependencies import ClientInfo, CurrentPrincipal, OptionalPrincipal
+from vocalis.auth.dependencies import AuthCache, ClientInfo, CurrentPrincipal, OptionalPrincipal
 from vocalis.auth.schemas import (
     ChangePasswordRequest,
     LoginRequest,
@@ -49,8 +49,8 @@ async def logout(
 
 
 @router.get("/me", summary="Get the logged-in user", response_model=UserRead)
-async def me(session: Session, principal: CurrentPrincipal) -> UserRead:
-    return await service.current_user(session, principal)
+async def me(session: Session, cache: AuthCache, principal: CurrentPrincipal) -> UserRead:
+    return await service.current_user(session, cache, principal)
 
 
 @router.post("/change-password", summary="Change your password", status_code=status.HTTP_204_NO_CONTENT)

@@ -7,7 +7,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vocalis.auth.cache import invalidate
-from vocalis.kit.db import tenant_select, utcnow
+from vocalis.kit.db import tenant_select, tenant_update, utcnow
 from vocalis.models.tenant import ApiKey, Tenant
 from vocalis.models.user import AuthSession, RefreshToken, User
 
@@ -84,7 +84,7 @@ async def api_key_by_hash(session: AsyncSession, key_hash: str) -> tuple[ApiKey,
 
 
 async def revoke_api_keys(session: AsyncSession, tenant_id: uuid.UUID) -> None:
-    stmt = update(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.revoked_at.is_(None))
+    stmt = tenant_update(ApiKey, tenant_id).where(ApiKey.revoked_at.is_(None))
     await session.execute(stmt.values(revoked_at=utcnow()))
     await invalidate(session, f"tenant:{tenant_id}")
 

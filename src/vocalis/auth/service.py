@@ -11,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vocalis.audit import service as audit
 from vocalis.auth import repository
-from vocalis.auth.cache import CACHE, invalidate
+from vocalis.auth.cache import PrincipalCache, invalidate
 from vocalis.auth.passwords import hash_password, verify_password
 from vocalis.auth.permissions import API_KEY_DEFAULT_SCOPES, Permission, permissions_for
 from vocalis.auth.principal import Principal
 from vocalis.auth.schemas import TokenResponse, UserRead
-from vocalis.auth.tokens import create_access_token, decode_access_token, digest, new_api_key, new_refresh_token
+from vocalis.auth.tokens import create_access_token, digest, new_api_key, new_refresh_token
 from vocalis.config import Settings
 from vocalis.kit.db import utcnow, write_independently
 from vocalis.kit.errors import Forbidden, TenantSuspended, Unauthorized
@@ -163,9 +163,9 @@ async def logout(session: AsyncSession, principal: Principal | None, refresh_tok
     await repository.revoke_sessions(session, session_id=session_id, reason="logout")
 
 
-async def current_user(session: AsyncSession, principal: Principal) -> UserRead:
+async def current_user(session: AsyncSession, cache: PrincipalCache, principal: Principal) -> UserRead:
     """The calling user: from the principal cache, else as loaded while authenticating (the identity map)."""
-    cached = CACHE.get(f"session:{principal.session_id}")
+    cached = cache.get(f"session:{principal.session_id}")
     if cached is not None and cached.user is not None:
         return UserRead.model_construct(**cached.user)
     user = await session.get(User, principal.require_user())
@@ -192,13 +192,15 @@ async def change_password(
     await audit.record(session, "auth.password_changed", tenant_id=user.tenant_id, actor_user_id=user.id)
 
 
-async def authenticate_access_token(session: AsyncSession, settings: Settings, token: str) -> Principal:
-    claims = decode_access_token(settings, token)
+async def authenticate_access_token(
+    session: AsyncSession, settings: Settings, cache: PrincipalCache, token: str
+) -> Principal:
+    claims = cache.tokens.decode(settings, token)
     cache_key = f"session:{claims['sid']}"
-    cached = CACHE.get(cache_key)
+    cached = cache.get(cache_key)
     if cached is not None and cached.principal.user_id == claims["sub"]:
         return cached.principal
-    generation = CACHE.generation
+    generation = cache.generation
     found = await repository.user_for_access(session, claims["sub"], claims["sid"])
     if found is None:
         raise Unauthorized("Invalid access token")
@@ -220,16 +222,18 @@ async def authenticate_access_token(session: AsyncSession, settings: Settings, t
         is_super_admin=user.is_super_admin,
     )
     seconds = min(settings.auth_cache_seconds, (auth_session.expires_at - utcnow()).total_seconds())
-    CACHE.put(cache_key, principal, UserRead.model_validate(user).model_dump(), seconds, generation)
+    cache.put(cache_key, principal, UserRead.model_validate(user).model_dump(), seconds, generation)
     return principal
 
 
-async def authenticate_api_key(session: AsyncSession, settings: Settings, api_key: str) -> Principal:
+async def authenticate_api_key(
+    session: AsyncSession, settings: Settings, cache: PrincipalCache, api_key: str
+) -> Principal:
     key_hash = digest(api_key)
-    cached = CACHE.get(f"key:{key_hash}")
+    cached = cache.get(f"key:{key_hash}")
     if cached is not None:
         return cached.principal
-    generation = CACHE.generation
+    generation = cache.generation
     found = await repository.api_key_by_hash(session, key_hash)
     if found is None:
         raise Unauthorized("Invalid API key")
@@ -243,7 +247,7 @@ async def authenticate_api_key(session: AsyncSession, settings: Settings, api_ke
         permissions=frozenset(Permission(scope) for scope in key.scopes),
         api_key_id=key.id,
     )
-    CACHE.put(f"key:{key_hash}", principal, None, settings.auth_cache_seconds, generation)
+    cache.put(f"key:{key_hash}", principal, None, settings.auth_cache_seconds, generation)
     return principal
 
 

@@ -45,29 +45,32 @@ def create_access_token(settings: Settings, *, user_id: uuid.UUID, tenant_id: uu
     return jwt.encode(claims, settings.signing_key, algorithm=ALGORITHM, headers={"kid": key_id(settings)})
 
 
-# Tokens whose signature and claims were verified, by (signing key id, token): a repeat skips the HMAC and the
-# parsing, and still checks expiry. Bounded; the oldest entries go first.
-_VERIFIED: dict[tuple[str, str], dict[str, Any]] = {}
-_VERIFIED_MAX = 20_000
+class VerifiedTokens:
+    """Access tokens whose signature and claims were verified, by (signing key id, token): a repeat skips the HMAC
+    and the parsing, and still checks expiry. Bounded; the oldest entries go first. One per app."""
+
+    def __init__(self, max_entries: int = 20_000) -> None:
+        self.max_entries = max_entries
+        self._claims: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def decode(self, settings: Settings, token: str) -> dict[str, Any]:
+        """`decode_access_token`, remembered."""
+        cache_key = (key_id(settings), token)
+        claims = self._claims.get(cache_key)
+        if claims is not None:
+            if claims["exp"] <= time.time():
+                self._claims.pop(cache_key, None)
+                raise Unauthorized("Access token expired")
+            return claims
+        claims = decode_access_token(settings, token)
+        if len(self._claims) >= self.max_entries:
+            self._claims.pop(next(iter(self._claims)))
+        self._claims[cache_key] = claims
+        return claims
 
 
 def decode_access_token(settings: Settings, token: str) -> dict[str, Any]:
     """Verify signature (HS256 only), issuer, audience, expiry and token type; 401 on any failure."""
-    cache_key = (key_id(settings), token)
-    claims = _VERIFIED.get(cache_key)
-    if claims is not None:
-        if claims["exp"] <= time.time():
-            _VERIFIED.pop(cache_key, None)
-            raise Unauthorized("Access token expired")
-        return claims
-    claims = _verify(settings, token)
-    if len(_VERIFIED) >= _VERIFIED_MAX:
-        _VERIFIED.pop(next(iter(_VERIFIED)))
-    _VERIFIED[cache_key] = claims
-    return claims
-
-
-def _verify(settings: Settings, token: str) -> dict[str, Any]:
     try:
         header = jwt.get_unverified_header(token)
         if header.get("alg") != ALGORITHM or header.get("kid") != key_id(settings):

@@ -6,7 +6,6 @@ finishes it with the reason, transcript and usage. The conversation itself is th
 """
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +15,7 @@ from loguru import logger
 
 from vocalis.calls import repository, service
 from vocalis.config import Settings
+from vocalis.kit.background import running
 from vocalis.kit.db import Database
 from vocalis.kit.storage import Storage
 from vocalis.models.call import Call
@@ -117,10 +117,5 @@ async def _heartbeat(database: Database, call_id: uuid.UUID) -> AsyncIterator[No
             except Exception:
                 logger.exception("Heartbeat of call {} failed", call_id)
 
-    task = asyncio.create_task(beat())
-    try:
+    async with running(beat()):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

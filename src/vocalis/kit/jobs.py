@@ -4,8 +4,6 @@ Each domain has a `register(app)` that declares its tasks; `Jobs` makes the app,
 once the deferring request has committed. Every job gets the app-wide `WorkerContext`.
 """
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,6 +15,7 @@ from procrastinate.testing import InMemoryConnector
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vocalis.config import Settings
+from vocalis.kit.background import running
 from vocalis.kit.db import Database, after_commit, libpq_url
 from vocalis.kit.storage import Storage
 
@@ -60,20 +59,14 @@ class Jobs:
     @asynccontextmanager
     async def worker(self, context: WorkerContext, concurrency: int) -> AsyncIterator[None]:
         """Run a worker in this process (as a task of the running event loop) until the block exits."""
-        task = asyncio.create_task(
-            self.app.run_worker_async(
-                concurrency=concurrency,
-                install_signal_handlers=False,
-                additional_context={_CONTEXT_KEY: context},
-                shutdown_graceful_timeout=10,
-            )
+        worker = self.app.run_worker_async(
+            concurrency=concurrency,
+            install_signal_handlers=False,
+            additional_context={_CONTEXT_KEY: context},
+            shutdown_graceful_timeout=10,
         )
-        try:
+        async with running(worker):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def run_worker(self, context: WorkerContext, concurrency: int) -> None:
         """Run a worker in the foreground until SIGINT or SIGTERM, letting running jobs finish."""

@@ -7,12 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from pgvector.sqlalchemy import Vector
-from sqlalchemy import Text, cast, delete, func, insert, literal_column, select, text, update
+from sqlalchemy import Text, cast, func, insert, literal_column, select, text
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from vocalis.kit.db import count_rows, tenant_select
+from vocalis.kit.db import count_rows, tenant_delete, tenant_select, tenant_update
 from vocalis.kit.pagination import PageParams, paginate
 from vocalis.models.knowledge import Chunk, Document, DocumentStatus, KnowledgeBase
 
@@ -91,7 +91,7 @@ async def list_chunks(
 
 async def replace_chunks(session: AsyncSession, document: Document, rows: list[dict[str, Any]]) -> None:
     """Swap a document's chunks for `rows` in one transaction, so a retried job never leaves two sets."""
-    await session.execute(delete(Chunk).where(Chunk.document_id == document.id))
+    await session.execute(tenant_delete(Chunk, document.tenant_id).where(Chunk.document_id == document.id))
     if not rows:
         return
     values = [
@@ -120,8 +120,8 @@ async def stuck_documents(session: AsyncSession, started_before: datetime) -> li
 
 async def mark_pending(session: AsyncSession, tenant_id: uuid.UUID, base_id: uuid.UUID) -> list[uuid.UUID]:
     stmt = (
-        update(Document)
-        .where(Document.tenant_id == tenant_id, Document.knowledge_base_id == base_id)
+        tenant_update(Document, tenant_id)
+        .where(Document.knowledge_base_id == base_id)
         .values(status=DocumentStatus.PENDING, error=None, attempts=0)
         .returning(Document.id)
     )

@@ -1,5 +1,6 @@
 """The Piper child process: synthesis, speed, restart after a crash, clean stop, a clear error when it cannot start."""
 
+import ast
 import json
 import os
 import signal
@@ -8,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import vocalis
 from vocalis.voice.providers.piper import PiperError, PiperServer
 
 
@@ -71,3 +73,20 @@ async def test_a_child_that_cannot_start_is_reported_with_its_output(broken_voic
     with pytest.raises(PiperError, match=r"(?s)exited with status \d+ while starting:.*Traceback"):
         await server.start()
     assert server.pid is None
+
+
+def test_no_vocalis_module_imports_piper() -> None:
+    """Piper is GPL: Vocalis (Apache-2.0) runs it only as a child process, never imports it (decision 0004)."""
+    source = Path(vocalis.__file__).parent
+    importers = []
+    for path in sorted(source.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            if any(name == "piper" or name.startswith("piper.") for name in names):
+                importers.append(f"{path.relative_to(source)}:{node.lineno}")
+    assert importers == []
