@@ -31,7 +31,7 @@ from vocalis.voice.audio import wav
 from vocalis.voice.engine import CallOutcome, TimeLimit
 from vocalis.voice.settings import VoiceSettings
 from vocalis.voice.stack import LLMEndpoint, ProviderUnavailable, thinker_for
-from vocalis.voice.thinking import Message, ThinkerError, build_prompt, think
+from vocalis.voice.thinking import Message, ThinkerError, TokenUsage, build_prompt, think
 
 JOIN_TOKEN_TTL = timedelta(seconds=60)
 PASSAGES_PER_TURN = 3
@@ -153,28 +153,7 @@ async def chat(
         # Nothing of this message is kept (the transaction rolls back): the caller may send it again.
         raise ProviderError(str(error), details={"provider": voice.llm.provider, "model": voice.llm.model}) from error
 
-    replied_at = _elapsed_ms(call)
-    repository.add_turns(
-        session,
-        call,
-        len(history),
-        [
-            CallTurn(role="user", text=data.message, started_ms=heard_at, ended_ms=heard_at, interrupted=False),
-            CallTurn(
-                role="agent",
-                text=reply,
-                started_ms=replied_at,
-                ended_ms=replied_at,
-                interrupted=False,
-                latency={"total_ms": replied_at - heard_at, "llm_ms": replied_at - heard_at},
-            ),
-        ],
-    )
-    usage = CallUsage.model_validate(call.usage or {})
-    usage.llm_prompt_tokens += thinker.usage.prompt_tokens
-    usage.llm_completion_tokens += thinker.usage.completion_tokens
-    call.usage = usage.model_dump()
-    call.heartbeat_at = utcnow()
+    usage = _record_exchange(session, call, len(history), (data.message, heard_at), reply, thinker.usage)
     if ended is not None:
         await _close(session, call, CallStatus.COMPLETED, ended.reason, None, usage)
     return ChatReply(
@@ -185,6 +164,31 @@ async def chat(
         sources=sources,
         usage=usage,
     )
+
+
+def _record_exchange(
+    session: AsyncSession, call: Call, turns_so_far: int, heard: tuple[str, int], reply: str, tokens: TokenUsage
+) -> CallUsage:
+    """Add a chat's message (and when it was heard) and the agent's reply to its transcript, and its tokens to its
+    usage; returns the chat's usage so far."""
+    message, heard_at = heard
+    replied_at = _elapsed_ms(call)
+    user_turn = CallTurn(role="user", text=message, started_ms=heard_at, ended_ms=heard_at, interrupted=False)
+    agent_turn = CallTurn(
+        role="agent",
+        text=reply,
+        started_ms=replied_at,
+        ended_ms=replied_at,
+        interrupted=False,
+        latency={"total_ms": replied_at - heard_at, "llm_ms": replied_at - heard_at},
+    )
+    repository.add_turns(session, call, turns_so_far, [user_turn, agent_turn])
+    usage = CallUsage.model_validate(call.usage or {})
+    usage.llm_prompt_tokens += tokens.prompt_tokens
+    usage.llm_completion_tokens += tokens.completion_tokens
+    call.usage = usage.model_dump()
+    call.heartbeat_at = utcnow()
+    return usage
 
 
 async def _open_chat(session: AsyncSession, tenant_id: uuid.UUID, agent: AgentRead) -> Call:
