@@ -164,6 +164,17 @@ async def test_unknown_and_foreign_knowledge_bases_are_invalid(client: AsyncClie
     assert (await client.get(API, headers=owner.headers)).json()["total"] == 1
 
 
+async def test_a_knowledge_base_named_twice_is_kept_once(client: AsyncClient) -> None:
+    owner = await register(client)
+    first, second = await _base(client, owner), await _base(client, owner)
+    agent = await _agent(client, owner, knowledge_base_ids=[first, second, first])
+    assert agent["knowledge_base_ids"] == [first, second]
+    patched = await client.patch(
+        f"{API}/{agent['id']}", json={"knowledge_base_ids": [second, second]}, headers=owner.headers
+    )
+    assert patched.json()["knowledge_base_ids"] == [second]
+
+
 async def test_the_openai_llm_needs_an_openai_credential(client: AsyncClient) -> None:
     owner = await register(client)
     error = assert_error(

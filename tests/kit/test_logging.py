@@ -48,3 +48,14 @@ def test_hostile_request_ids_are_replaced(log_dir: Path) -> None:
     assert _VALID_REQUEST_ID.match("abc-123_x.y")
     assert not _VALID_REQUEST_ID.match("a\nb")
     assert not _VALID_REQUEST_ID.match("x" * 65)
+
+
+def test_secrets_in_query_strings_never_reach_the_log(log_dir: Path) -> None:
+    logging.getLogger("uvicorn.error").info(
+        '127.0.0.1:5 - "WebSocket /api/v1/calls/abc/websocket?token=Sup3r-Secret_tok" [accepted]'
+    )
+    logger.info("GET /x?a=1&api_key=vk_live_123&b=2")
+    messages = [str(record["message"]) for record in _records(log_dir)]
+    assert not any("Sup3r-Secret_tok" in message or "vk_live_123" in message for message in messages), messages
+    assert any("?token=[redacted]" in message for message in messages)
+    assert any("&api_key=[redacted]&b=2" in message for message in messages)

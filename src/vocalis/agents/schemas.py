@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from vocalis.voice.settings import (
     DEFAULT_SYSTEM_PROMPT,
@@ -17,6 +17,14 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Phrase = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
+def _distinct(ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    return list(dict.fromkeys(ids))
+
+
+# A base named twice is searched once: duplicates are dropped, order kept.
+KnowledgeBaseIds = Annotated[list[uuid.UUID], AfterValidator(_distinct)]
+
+
 class _Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -26,7 +34,7 @@ class AgentCreate(_Settings):
     language: Literal["en"] = "en"
     system_prompt: str = Field(default=DEFAULT_SYSTEM_PROMPT, min_length=1, max_length=20_000)
     first_message: str | None = Field(default="Hello! How can I help you today?", max_length=1000)
-    knowledge_base_ids: list[uuid.UUID] = Field(default_factory=list, max_length=20)
+    knowledge_base_ids: KnowledgeBaseIds = Field(default_factory=list, max_length=20)
     stt: SpeechToText = SpeechToText()
     llm: LanguageModel = LanguageModel()
     tts: TextToSpeech = TextToSpeech()
@@ -47,7 +55,7 @@ class AgentUpdate(_Settings):
     language: Literal["en"] | None = None
     system_prompt: str | None = Field(default=None, min_length=1, max_length=20_000)
     first_message: str | None = Field(default=None, max_length=1000)
-    knowledge_base_ids: list[uuid.UUID] | None = Field(default=None, max_length=20)
+    knowledge_base_ids: KnowledgeBaseIds | None = Field(default=None, max_length=20)
     stt: SpeechToText | None = None
     llm: LanguageModel | None = None
     tts: TextToSpeech | None = None

@@ -4,6 +4,7 @@ Standard-library loggers (uvicorn, SQLAlchemy, alembic...) are routed into logur
 """
 
 import logging
+import re
 import sys
 from contextvars import ContextVar
 from pathlib import Path
@@ -33,13 +34,20 @@ class InterceptHandler(logging.Handler):
         logger.opt(depth=6, exception=record.exc_info).log(level, record.getMessage())
 
 
-def _add_request_id(record: "Record") -> None:
+# Secrets that travel in query strings (a web call's join token, say) and would otherwise reach the logs with the URL
+# (uvicorn logs every WebSocket handshake with its query string).
+_SECRET_QUERY = re.compile(r"([?&](?:token|access_token|api_key|key)=)[^&\s\"']+", re.IGNORECASE)
+
+
+def _patch(record: "Record") -> None:
     record["extra"].setdefault("request_id", request_id.get())
+    if "=" in record["message"]:
+        record["message"] = _SECRET_QUERY.sub(r"\1[redacted]", record["message"])
 
 
 def configure_logging(level: str, *, json: bool, log_dir: Path | None) -> None:
     logger.remove()
-    logger.configure(patcher=_add_request_id)
+    logger.configure(patcher=_patch)
     logger.add(sys.stderr, level=level.upper(), serialize=json, format=_FORMAT, colorize=None if not json else False)
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
