@@ -297,6 +297,34 @@ async def test_llm_agent_answers_and_hangs_up_with_a_tool_call(
         assert record["usage"]["llm_completion_tokens"] > 0
 
 
+async def test_the_llm_hears_the_conversation_so_far_once(api: httpx.AsyncClient, owner: Account) -> None:
+    standin = OpenAIStandIn(api_key="sk-test-voice")
+    with serve(standin.app) as standin_url:
+        response = await api.post(
+            "/api/v1/credentials",
+            json={"provider": "openai", "api_key": "sk-test-voice", "base_url": f"{standin_url}/v1"},
+            headers=owner.headers,
+        )
+        assert response.status_code == 201, response.text
+        agent = await make_agent(api, owner, llm={"provider": "openai", "model": "gpt-4o-mini"})
+        standin.chat_scripts += [
+            ChatScript(content=["We open at 10 am on Saturday, ", "and we close at 4 pm."]),
+            ChatScript(content=["Yes, delivery is free over fifty dollars."]),
+        ]
+        call = await start_call(api, owner, agent)
+        async with web_call(call["websocket_url"]) as caller:
+            await greeted(caller)
+            first = await caller.say(await caller_audio("When do you open on Saturday?"))
+            await caller.wait_for("agent.stopped", after=first, within=60)
+            second = await caller.say(await caller_audio("Is delivery free?"))
+            await caller.wait_for("agent.stopped", after=second, within=60)
+            await caller.connection.send('{"type": "hangup"}')
+            await caller.wait_for("call.ended", within=30)
+        history = [(message["role"], message["content"]) for message in standin.chat_requests[-1]["messages"][1:]]
+        assert [role for role, _ in history] == ["assistant", "user", "assistant", "user"], history
+        assert history[2][1].strip() == "We open at 10 am on Saturday, and we close at 4 pm."
+
+
 async def test_llm_provider_failure_ends_the_call_cleanly(api: httpx.AsyncClient, owner: Account) -> None:
     standin = OpenAIStandIn(api_key="sk-test-voice")
     with serve(standin.app) as standin_url:
