@@ -108,6 +108,17 @@ async def make_agent(api: httpx.AsyncClient, owner: Account, **settings: Any) ->
     return agent
 
 
+async def llm_agent(api: httpx.AsyncClient, owner: Account, standin_url: str) -> dict[str, Any]:
+    """`make_agent` thinking with an LLM: the OpenAI stand-in at `standin_url`, with the tenant's credential for it."""
+    response = await api.post(
+        "/api/v1/credentials",
+        json={"provider": "openai", "api_key": "sk-test-voice", "base_url": f"{standin_url}/v1"},
+        headers=owner.headers,
+    )
+    assert response.status_code == 201, response.text
+    return await make_agent(api, owner, llm={"provider": "openai", "model": "gpt-4o-mini"})
+
+
 async def start_call(api: httpx.AsyncClient, owner: Account, agent: dict[str, Any]) -> dict[str, Any]:
     response = await api.post(f"/api/v1/agents/{agent['id']}/web-calls", headers=owner.headers)
     assert response.status_code == 201, response.text
@@ -267,13 +278,7 @@ async def test_llm_agent_answers_and_hangs_up_with_a_tool_call(
 ) -> None:
     standin = OpenAIStandIn(api_key="sk-test-voice")
     with serve(standin.app) as standin_url:
-        response = await api.post(
-            "/api/v1/credentials",
-            json={"provider": "openai", "api_key": "sk-test-voice", "base_url": f"{standin_url}/v1"},
-            headers=owner.headers,
-        )
-        assert response.status_code == 201, response.text
-        agent = await make_agent(api, owner, llm={"provider": "openai", "model": "gpt-4o-mini"})
+        agent = await llm_agent(api, owner, standin_url)
         standin.chat_scripts.append(
             ChatScript(
                 content=["We open at 10 am on Saturday.", " Goodbye!"],
@@ -300,13 +305,7 @@ async def test_llm_agent_answers_and_hangs_up_with_a_tool_call(
 async def test_the_llm_hears_the_conversation_so_far_once(api: httpx.AsyncClient, owner: Account) -> None:
     standin = OpenAIStandIn(api_key="sk-test-voice")
     with serve(standin.app) as standin_url:
-        response = await api.post(
-            "/api/v1/credentials",
-            json={"provider": "openai", "api_key": "sk-test-voice", "base_url": f"{standin_url}/v1"},
-            headers=owner.headers,
-        )
-        assert response.status_code == 201, response.text
-        agent = await make_agent(api, owner, llm={"provider": "openai", "model": "gpt-4o-mini"})
+        agent = await llm_agent(api, owner, standin_url)
         standin.chat_scripts += [
             ChatScript(content=["We open at 10 am on Saturday, ", "and we close at 4 pm."]),
             ChatScript(content=["Yes, delivery is free over fifty dollars."]),
@@ -328,12 +327,7 @@ async def test_the_llm_hears_the_conversation_so_far_once(api: httpx.AsyncClient
 async def test_llm_provider_failure_ends_the_call_cleanly(api: httpx.AsyncClient, owner: Account) -> None:
     standin = OpenAIStandIn(api_key="sk-test-voice")
     with serve(standin.app) as standin_url:
-        await api.post(
-            "/api/v1/credentials",
-            json={"provider": "openai", "api_key": "sk-test-voice", "base_url": f"{standin_url}/v1"},
-            headers=owner.headers,
-        )
-        agent = await make_agent(api, owner, llm={"provider": "openai", "model": "gpt-4o-mini"})
+        agent = await llm_agent(api, owner, standin_url)
         standin.chat_scripts.append(ChatScript(status=500, error_message="The server had an error"))
         call = await start_call(api, owner, agent)
         async with web_call(call["websocket_url"]) as caller:
