@@ -288,7 +288,9 @@ async def test_llm_agent_answers_and_hangs_up_with_a_tool_call(
         call = await start_call(api, owner, agent)
         async with web_call(call["websocket_url"]) as caller:
             await greeted(caller)
-            await caller.say(await caller_audio("When do you open on Saturday? That's all, thanks."))
+            # One sentence: a pause inside the caller's words could close the turn early (issue 10's turn-taking),
+            # and this test is about the LLM path, not about where a turn ends.
+            await caller.say(await caller_audio("When do you open on Saturday?"))
             ended = await caller.wait_for("call.ended", within=60)
         assert ended["reason"] == "caller_done"
         assert "We open at 10 am on Saturday. Goodbye!" in " ".join(caller.transcript("agent"))
