@@ -1,6 +1,10 @@
 """API overhead benchmark: `GET /api/v1/auth/me` against a bare FastAPI route, and the cost of a login.
 
     python -m benchmarks.api [--duration S] [--warmup S] [--connections N] [--rounds N] [--logins N] [--log-level L]
+                             [--path P]
+
+`--path` picks the authenticated GET route under load: `/api/v1/auth/me` (the default) is answered from the
+in-process principal cache; `/api/v1/agents` reads the database on every request (row-level security included).
 
 Both servers run as their own single uvicorn process on 127.0.0.1: the platform with `vocalis serve` against the
 embedded PostgreSQL of a temporary data dir (migrated with `vocalis migrate` first), the baseline with the bare route
@@ -91,6 +95,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="measured runs per target; medians are reported")
     parser.add_argument("--logins", type=int, default=30, help="sequential logins timed")
     parser.add_argument("--log-level", default="INFO", help="VOCALIS_LOG_LEVEL of the platform (its default: INFO)")
+    parser.add_argument("--path", default=ME_PATH, help="the authenticated GET route under load")
     args = parser.parse_args(argv)
     if args.duration <= 0 or args.warmup < 0 or args.connections < 1 or args.rounds < 1 or args.logins < 1:
         parser.error("--duration must be > 0, --warmup >= 0, --connections, --rounds and --logins >= 1")
@@ -328,7 +333,7 @@ def report(
         f"{'target':<28}{'rps':>9}{'p50 ms':>9}{'p99 ms':>9}{'server CPU':>13}{'db CPU':>11}",
         f"{'GET /bare (bare FastAPI)':<28}{bare_median.rps:>9.0f}{bare_median.p50_ms:>9.2f}{bare_median.p99_ms:>9.2f}"
         f"{bare_median.server_cpu_us:>10.0f} us{'-':>11}",
-        f"{'GET ' + ME_PATH:<28}{me_median.rps:>9.0f}{me_median.p50_ms:>9.2f}{me_median.p99_ms:>9.2f}"
+        f"{'GET ' + args.path:<28}{me_median.rps:>9.0f}{me_median.p50_ms:>9.2f}{me_median.p99_ms:>9.2f}"
         f"{me_median.server_cpu_us:>10.0f} us{me_median.db_cpu_us:>8.0f} us",
         f"{f'POST login (x{logins.count}, serial)':<28}{'-':>9}{logins.p50_ms:>9.2f}{logins.p99_ms:>9.2f}"
         f"{logins.server_cpu_ms:>10.1f} ms{logins.db_cpu_ms:>8.1f} ms",
@@ -399,7 +404,7 @@ def run(args: argparse.Namespace, out: IO[str]) -> None:
         bare: list[LoadResult] = []
         me: list[LoadResult] = []
         for round_number in range(args.rounds):
-            order = [("bare", BARE_PATH), ("me", ME_PATH)]
+            order = [("bare", BARE_PATH), ("me", args.path)]
             if round_number % 2:
                 order.reverse()
             for target, path in order:

@@ -59,7 +59,7 @@ from vocalis.auth.permissions import Permission
 from vocalis.auth.principal import Principal
 from vocalis.config import Settings
 from vocalis.database import migrate
-from vocalis.kit.db import Database, libpq_url
+from vocalis.kit.db import ALL_TENANTS, Database, libpq_url
 from vocalis.kit.embedded_postgres import EmbeddedPostgres
 from vocalis.kit.storage import LocalStorage
 from vocalis.knowledge import repository, service
@@ -132,7 +132,7 @@ class Bench:
     async def new_base(self, name: str) -> KnowledgeBase:
         """A knowledge base with the defaults of the API (offline model, default chunking)."""
         principal = Principal(self.tenant_id, frozenset({Permission.KNOWLEDGE_WRITE}), role=Role.OWNER)
-        async with self.database.transaction() as session:
+        async with self.database.transaction(self.tenant_id) as session:
             return await service.create_base(session, principal, self.settings, KnowledgeBaseCreate(name=name))
 
     async def new_document(
@@ -143,7 +143,7 @@ class Bench:
         key = f"tenants/{self.tenant_id}/documents/{document_id}"
         if store:
             await self.storage.put(key, data)
-        async with self.database.transaction() as session:
+        async with self.database.transaction(self.tenant_id) as session:
             session.add(
                 Document(
                     id=document_id,
@@ -176,7 +176,7 @@ def temporary_dir() -> Iterator[Path]:
 
 async def create_tenant(database: Database) -> uuid.UUID:
     owner = UserCreate(email="bench-user@example.com", username="bench_user", password="bench-password-123")
-    async with database.transaction() as session:
+    async with database.transaction(ALL_TENANTS) as session:
         tenant, _ = await tenants.create_with_owner(session, name="Benchmark", owner=owner, plan="enterprise")
         return tenant.id
 
@@ -277,7 +277,7 @@ async def run_ingestion(
     started = time.perf_counter()
     await asyncio.gather(*(one(document_id) for document_id in document_ids))
     wall = time.perf_counter() - started
-    async with bench.database.transaction() as session:
+    async with bench.database.transaction(bench.tenant_id) as session:
         documents = (await session.scalars(select(Document).where(Document.id.in_(document_ids)))).all()
     failed = [f"{d.title}: {d.error}" for d in documents if d.status != DocumentStatus.READY]
     if failed:
@@ -317,7 +317,7 @@ class Load:
 
 
 async def real_pool(bench: Bench, base: KnowledgeBase, rng: random.Random, count: int) -> Pool:
-    async with bench.database.transaction() as session:
+    async with bench.database.transaction(bench.tenant_id) as session:
         rows = (
             await session.execute(
                 select(Chunk.content, Chunk.embedding)
@@ -407,14 +407,14 @@ async def grow(
 
 
 async def timed_search(bench: Bench, base_ids: list[uuid.UUID], query: str, mode: str) -> tuple[float, list[Hit]]:
-    """One search in a transaction of its own, as an API request makes it."""
+    """One search in short transactions of its own, as an API request makes it."""
     started = time.perf_counter()
-    async with bench.database.transaction() as session:
-        if mode == "hybrid":
-            hits = await service.retrieve(session, bench.settings, bench.tenant_id, base_ids, query, TOP_K)
-        else:
+    if mode == "hybrid":
+        hits = await service.retrieve(bench.database, bench.settings, bench.tenant_id, base_ids, query, TOP_K)
+    else:
+        async with bench.database.transaction(bench.tenant_id) as session:
             bases = await repository.bases(session, bench.tenant_id, base_ids)
-            hits = await service._search(session, bench.tenant_id, bench.settings, bases, query, TOP_K, mode)
+        hits = await service._search(bench.database, bench.tenant_id, bench.settings, bases, query, TOP_K, mode)
     return (time.perf_counter() - started) * 1000, hits
 
 
@@ -451,7 +451,7 @@ async def measure_latency(
 
 async def keyword_matches(bench: Bench, base: KnowledgeBase, query: str) -> int:
     """How many chunks keyword_search ranks for `query` (those containing any of its words)."""
-    async with bench.database.transaction() as session:
+    async with bench.database.transaction(bench.tenant_id) as session:
         count = await session.scalar(
             text(
                 "SELECT count(*) FROM chunks WHERE knowledge_base_id = :base AND search_vector @@ "
@@ -473,12 +473,12 @@ async def vector_plan(bench: Bench, base: KnowledgeBase, query_vector: list[floa
     engine = bench.database.engine.sync_engine
     event.listen(engine, "before_cursor_execute", capture)
     try:
-        async with bench.database.transaction() as session:
+        async with bench.database.transaction(bench.tenant_id) as session:
             await repository.vector_search(session, bench.tenant_id, [base.id], DIMENSION, query_vector, limit)
     finally:
         event.remove(engine, "before_cursor_execute", capture)
     statement, parameters = captured[-1]
-    async with bench.database.transaction() as session:
+    async with bench.database.transaction(bench.tenant_id) as session:
         await session.execute(text(f"SET LOCAL hnsw.ef_search = {max(repository.HNSW_EF_SEARCH, limit)}"))
         await session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
         connection = await session.connection()
@@ -511,7 +511,7 @@ class RecallPoint:
 async def top_chunks(bench: Bench, base: KnowledgeBase, vector: list[float], exact: bool) -> tuple[list[Hit], float]:
     """`repository.vector_search` for the top RECALL_K; `exact`: with index scans off (a scan and a sort)."""
     started = time.perf_counter()
-    async with bench.database.transaction() as session:
+    async with bench.database.transaction(bench.tenant_id) as session:
         if exact:
             await session.execute(text("SET LOCAL enable_indexscan = off"))
         hits = await repository.vector_search(session, bench.tenant_id, [base.id], DIMENSION, vector, RECALL_K)
@@ -598,13 +598,13 @@ async def store_labelled(bench: Bench, base: KnowledgeBase, passages: Sequence[c
             }
             for ordinal, (item, vector) in enumerate(items)
         ]
-        async with bench.database.transaction() as session:
+        async with bench.database.transaction(bench.tenant_id) as session:
             document = await repository.lock_document(session, document_id)
             assert document is not None
             await repository.replace_chunks(session, document, rows)
             document.status = DocumentStatus.READY
             document.chunk_count = len(rows)
-        async with bench.database.transaction() as session:
+        async with bench.database.transaction(bench.tenant_id) as session:
             stored = await session.execute(select(Chunk.id, Chunk.ordinal).where(Chunk.document_id == document_id))
             for chunk_id, ordinal in stored:
                 chunk_passage[chunk_id] = items[ordinal][0].number
@@ -664,7 +664,7 @@ class Results:
 
 
 async def describe_machine(bench: Bench) -> list[str]:
-    async with bench.database.transaction() as session:
+    async with bench.database.transaction(bench.tenant_id) as session:
         server = str(await session.scalar(text("SHOW server_version")))
         vector = str(await session.scalar(text("SELECT extversion FROM pg_extension WHERE extname = 'vector'")))
     return [

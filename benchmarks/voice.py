@@ -358,7 +358,7 @@ async def move_to_enterprise(url: str, tenant_id: uuid.UUID) -> None:
     this goes to the database, through the billing service)."""
     database = Database.connect(url, pool_size=1)
     try:
-        async with database.transaction() as session:
+        async with database.transaction(tenant_id) as session:
             await billing.change_plan(session, tenant_id, "enterprise")
     finally:
         await database.dispose()

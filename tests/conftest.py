@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import NullPool
 
 from tests.standins.openai import STANDIN_KEY, OpenAIStandIn
@@ -15,7 +15,7 @@ from tests.standins.server import serve
 from vocalis.app import create_app
 from vocalis.config import Settings
 from vocalis.database import migrate
-from vocalis.kit.db import Database
+from vocalis.kit.db import ALL_TENANTS, Database, act_for, app_engine, scoped_sessionmaker
 from vocalis.kit.embedded_postgres import EmbeddedPostgres
 
 
@@ -37,7 +37,7 @@ def database_url(postgres: EmbeddedPostgres) -> str:
 
 @pytest.fixture(scope="session")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(database_url, poolclass=NullPool)
+    engine = app_engine(database_url, poolclass=NullPool)
     yield engine
     await engine.dispose()
 
@@ -47,17 +47,17 @@ async def database(engine: AsyncEngine) -> AsyncIterator[Database]:
     """A Database whose sessions all run inside one outer transaction, rolled back after the test."""
     async with engine.connect() as connection:
         transaction = await connection.begin()
-        sessionmaker = async_sessionmaker(
-            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
-        )
+        sessionmaker = scoped_sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
         yield Database(engine, sessionmaker)
         await transaction.rollback()
 
 
 @pytest.fixture
 async def session(database: Database) -> AsyncIterator[AsyncSession]:
-    """A session for services tested directly; flushed work is visible to the API in the same test."""
+    """A session for services tested directly, acting for every tenant (row-level security is proven through the API,
+    tests/test_isolation.py); flushed work is visible to the API in the same test."""
     async with database.sessionmaker() as session:
+        await act_for(session, ALL_TENANTS)
         yield session
 
 
@@ -69,6 +69,8 @@ def settings(tmp_path: Path) -> Settings:
         secret_key="test-signing-key-" + "x" * 32,
         database_url=None,
         redis_url=None,
+        # The provider stand-ins listen on 127.0.0.1, which outbound requests may not reach unless allowed.
+        outbound_allowed_hosts=["127.0.0.1"],
     )
 
 

@@ -42,7 +42,7 @@ from tests.factories import PASSWORD
 from vocalis.app import create_app
 from vocalis.config import Settings
 from vocalis.database import migrate
-from vocalis.kit.db import Database
+from vocalis.kit.db import Database, app_engine
 from vocalis.kit.embedded_postgres import EmbeddedPostgres
 from vocalis.tenants import service as tenants
 from vocalis.users.schemas import UserCreate
@@ -117,7 +117,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP, config=schemathesi
 def schema_app(postgres: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     url = postgres.create_database("schema_test")
     migrate(url)
-    database = Database(create_async_engine(url, poolclass=NullPool))
+    database = Database(app_engine(url, poolclass=NullPool))
     app = create_app(settings(tmp_path_factory.mktemp("schema-data")), database=database)
     placeholder, APP.app = APP.app, app
     yield app
@@ -167,10 +167,10 @@ SEEDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("/api/v1/users/", lambda: {"email": f"{unique('m')}@example.com", "username": unique(), "password": PASSWORD}),
     ("/api/v1/knowledge/bases", lambda: {"name": "Seeded base"}),
     ("/api/v1/knowledge/bases/{base_id}/documents", lambda: {"title": "Seeded", "text": "Vocalis answers calls."}),
-    # Key tests against this URL are refused at once (nothing listens on port 9).
+    # Key tests against this URL fail at once (the .invalid name never resolves).
     (
         "/api/v1/credentials",
-        lambda: {"provider": "openai", "api_key": "sk-seeded-key", "base_url": "http://127.0.0.1:9/v1"},
+        lambda: {"provider": "openai", "api_key": "sk-seeded-key", "base_url": "http://llm.invalid/v1"},
     ),
     ("/api/v1/agents", lambda: {"name": "Seeded agent"}),
     # A chat (a call of kind text) and a web call waiting to be joined, so the calls routes have calls to read.

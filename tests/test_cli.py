@@ -35,8 +35,11 @@ def env(data_dir: Path) -> dict[str, str]:
     return environment
 
 
-def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*VOCALIS, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+def _run(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """Run `vocalis`; standard input is always a pipe (`stdin`), never the terminal pytest runs in."""
+    return subprocess.run(
+        [*VOCALIS, *args], env=env, input=stdin, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def test_migrate_then_serve_then_create_superuser(env: dict[str, str], data_dir: Path) -> None:
@@ -64,8 +67,14 @@ def test_migrate_then_serve_then_create_superuser(env: dict[str, str], data_dir:
         assert httpx.get(f"{base}/health/live").json()["status"] == "ok"
         assert "swagger" in httpx.get(f"{base}/docs").text.lower()
 
+        # A common password is refused by the same rule as the API's.
+        common = _run(env, "create-superuser", "--email", "root@example.com", "--username", "root", stdin="password\n")
+        assert common.returncode == 1
+        assert "most common" in common.stderr
+
+        # The password comes from standard input, never from the command line.
         created = _run(
-            env, "create-superuser", "--email", "root@example.com", "--username", "root", "--password", "Sup3r-secret"
+            env, "create-superuser", "--email", "root@example.com", "--username", "root", stdin="Sup3r-secret\n"
         )
         assert created.returncode == 0, created.stderr
         login = httpx.post(f"{base}/api/v1/auth/login", json={"email": "root@example.com", "password": "Sup3r-secret"})
@@ -75,8 +84,14 @@ def test_migrate_then_serve_then_create_superuser(env: dict[str, str], data_dir:
         assert tenants.status_code == 200, tenants.text
         assert tenants.json()["total"] == 1
 
+        # ... or from the environment.
         again = _run(
-            env, "create-superuser", "--email", "root@example.com", "--username", "root2", "--password", "Sup3r-secret"
+            {**env, "VOCALIS_SUPERUSER_PASSWORD": "Sup3r-secret"},
+            "create-superuser",
+            "--email",
+            "root@example.com",
+            "--username",
+            "root2",
         )
         assert again.returncode == 1
         assert "already exists" in again.stderr
@@ -88,6 +103,16 @@ def test_migrate_then_serve_then_create_superuser(env: dict[str, str], data_dir:
     assert key_file.exists()
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert (data_dir / "logs" / "vocalis.log").exists()
+    # Nothing the processes wrote (database, logs, key) is open to other users of the machine. (As root, pgserver runs
+    # PostgreSQL as its own user and opens the folders above the database to traversal: the data dir itself.)
+    written = [*data_dir.rglob("*")] if os.geteuid() == 0 else [data_dir, *data_dir.rglob("*")]
+    modes = {path: path.lstat().st_mode for path in written}
+    exposed = [
+        f"{path} {stat.filemode(mode)}"
+        for path, mode in modes.items()
+        if not (stat.S_ISLNK(mode) or stat.S_ISSOCK(mode)) and stat.S_IMODE(mode) & 0o077
+    ]
+    assert not exposed
 
 
 def _wait_for(condition: Callable[[], bool], seconds: float = 60) -> None:
@@ -166,9 +191,31 @@ def _answers(url: str) -> bool:
 
 
 def test_create_superuser_rejects_a_weak_password(env: dict[str, str]) -> None:
-    result = _run(env, "create-superuser", "--email", "a@example.com", "--username", "abc", "--password", "short")
+    result = _run(env, "create-superuser", "--email", "a@example.com", "--username", "abc", stdin="short\n")
     assert result.returncode != 0
     assert "Invalid superuser" in result.stderr
+
+
+def test_create_superuser_refuses_a_password_on_the_command_line(env: dict[str, str]) -> None:
+    result = _run(
+        env, "create-superuser", "--email", "a@example.com", "--username", "abc", "--password", "Sup3r-secret"
+    )
+    assert result.returncode != 0
+    assert "--password is not accepted" in result.stderr
+    assert "VOCALIS_SUPERUSER_PASSWORD" in result.stderr
+
+
+@pytest.mark.parametrize("secret", ["changeme", "x" * 40, ""])
+def test_a_weak_secret_key_stops_the_start(env: dict[str, str], secret: str) -> None:
+    result = _run({**env, "VOCALIS_SECRET_KEY": secret}, "serve")
+    assert result.returncode == 1
+    assert "The secret key (VOCALIS_SECRET_KEY)" in result.stderr
+
+
+def test_serve_points_from_proxy_headers_to_trusted_proxies(env: dict[str, str]) -> None:
+    result = _run(env, "serve", "--proxy-headers")
+    assert result.returncode != 0
+    assert "VOCALIS_TRUSTED_PROXIES" in result.stderr
 
 
 def test_serve_refuses_an_unmigrated_external_database(env: dict[str, str], tmp_path: Path) -> None:
@@ -189,3 +236,20 @@ def test_serve_refuses_an_unmigrated_external_database(env: dict[str, str], tmp_
     )
     assert result.returncode != 0
     assert "lacks the 'vector' extension" in result.stderr or "run `vocalis migrate`" in result.stderr
+
+
+def test_serve_caps_websocket_messages_at_one_second_of_audio(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import argparse
+    from typing import Any
+
+    import uvicorn
+
+    from vocalis import cli
+    from vocalis.config import Settings
+    from vocalis.voice.transports.browser import MAX_AUDIO_FRAME_BYTES
+
+    served: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda _app, **options: served.update(options))
+    arguments = argparse.Namespace(host="127.0.0.1", port=8000, proxy_headers=False, no_worker=False)
+    cli._serve(Settings(environment="test", data_dir=tmp_path), arguments)
+    assert served["ws_max_size"] == MAX_AUDIO_FRAME_BYTES == 32_000

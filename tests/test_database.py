@@ -2,11 +2,10 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from vocalis.database import DatabaseNotReady, alembic_config, check_extensions, check_ready
-from vocalis.kit.db import async_url
+from vocalis.kit.db import APP_ROLE, app_engine, async_url
 from vocalis.kit.embedded_postgres import EmbeddedPostgres
 
 # The machine's own PostgreSQL (see the README): a server without pgvector, to prove the start-up message.
@@ -35,7 +34,7 @@ def test_migrations_downgrade_and_upgrade_again(postgres: EmbeddedPostgres) -> N
 
 
 async def test_start_up_refuses_an_unmigrated_database(postgres: EmbeddedPostgres) -> None:
-    engine = create_async_engine(postgres.create_database("empty"), poolclass=NullPool)
+    engine = app_engine(postgres.create_database("empty"), poolclass=NullPool)
     with pytest.raises(DatabaseNotReady, match="run `vocalis migrate`"):
         await check_ready(engine)
     await engine.dispose()
@@ -74,3 +73,17 @@ def test_database_urls_are_normalised_to_psycopg(given: str, expected: str) -> N
 def test_non_postgres_urls_are_refused() -> None:
     with pytest.raises(ValueError, match="Not a PostgreSQL URL"):
         async_url("sqlite:///x.db")
+
+
+async def test_start_up_before_the_first_migration_asks_for_it() -> None:
+    """On a server where the migrations never ran, the app's role does not exist yet: one sentence says what to do."""
+    engine = app_engine(async_url(SYSTEM_POSTGRES), poolclass=NullPool)
+    try:
+        with pytest.raises(DatabaseNotReady, match=f"role '{APP_ROLE}' does not exist yet: run `vocalis migrate`"):
+            await check_ready(engine)
+    except OperationalError as error:
+        if "Connection refused" in str(error):
+            pytest.skip("the machine's PostgreSQL is not running")
+        raise
+    finally:
+        await engine.dispose()

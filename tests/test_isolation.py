@@ -19,12 +19,14 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from httpx import AsyncClient, Response
+from sqlalchemy import true
 
 from tests.conftest import unique
 from tests.factories import Account, add_user, api_key, register
 from vocalis.app import create_app
 from vocalis.calls import service as calls
 from vocalis.config import Settings
+from vocalis.kit import db
 from vocalis.kit.db import Database
 from vocalis.models.user import Role
 from vocalis.voice.engine import CallOutcome
@@ -32,6 +34,17 @@ from vocalis.voice.recorder import TurnRecord
 from vocalis.voice.usage import ProviderUsage
 
 API_PREFIX = "/api/v1"
+
+
+@pytest.fixture(autouse=True, params=["app filter and database", "database alone"])
+def tenant_filter(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs twice: the second time with the application's own tenant filter (`kit.db.owned_by`, which
+    every repository's tenant_select/update/delete goes through) switched off, so that PostgreSQL's row-level
+    security alone must keep tenant B out of tenant A's rows."""
+    if request.param == "database alone":
+        monkeypatch.setattr(db, "owned_by", lambda model, tenant_id: true())
+    return str(request.param)
+
 
 # How to make tenant A's objects for each kind of path id: given A's owner and the objects made so far (makers run
 # in this order), return the ids of objects of that kind in tenant A. A new domain with a `{thing_id}` adds one here.
@@ -113,7 +126,7 @@ async def _make_calls(
     async with database.transaction() as session:
         assert await calls.join_web_call(session, call_id, token) is not None
     turns = [TurnRecord("user", "What is the alarm code?", 0, 900), TurnRecord("agent", "It is 4711.", 1200, 2000)]
-    async with database.transaction() as session:
+    async with database.transaction(owner.tenant_id) as session:
         await calls.finish(
             session,
             app.state.storage,

@@ -9,6 +9,7 @@ from anyio import to_thread
 from fastapi import APIRouter, FastAPI
 from loguru import logger
 from procrastinate.testing import InMemoryConnector
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from vocalis import __version__
 from vocalis.agents.endpoints import router as agents_router
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _ = settings.signing_key  # a weak secret key stops the start (InsecureSecretKey), not the first login
         async with AsyncExitStack() as stack:
             if database is None:
                 url = await stack.enter_async_context(_database_url(settings))
@@ -125,4 +127,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         larger_bodies={"/documents/upload": upload_bytes},
     )
     app.add_middleware(RequestContextMiddleware)
+    if settings.trusted_proxies:
+        # Outermost, so every layer (rate limits, audit, sessions) sees the client the trusted proxy reports.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app

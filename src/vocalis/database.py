@@ -9,11 +9,12 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
 from vocalis.config import Settings
-from vocalis.kit.db import async_url
+from vocalis.kit.db import APP_ROLE, async_url
 from vocalis.kit.embedded_postgres import EmbeddedPostgres
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
@@ -81,5 +82,13 @@ def _check_schema(connection: Connection) -> None:
 
 async def check_ready(engine: AsyncEngine) -> None:
     """Fail start-up with one clear sentence when extensions are missing or migrations have not run."""
-    async with engine.connect() as connection:
-        await connection.run_sync(_check_schema)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_check_schema)
+    except OperationalError as error:
+        # The app's connections act as the role the migrations create (kit/db.py): before them, it does not exist.
+        if APP_ROLE not in str(error):
+            raise
+        raise DatabaseNotReady(
+            f"The database role '{APP_ROLE}' does not exist yet: run `vocalis migrate` first."
+        ) from None

@@ -20,6 +20,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 # Plain `def` dependencies would run in a worker thread: these only read app state, so they are async.
+async def get_database(request: Request) -> Database:
+    """For endpoints that must not hold a connection while they wait on other servers (see `SessionlessPrincipal`):
+    they open their own short transactions."""
+    database: Database = request.app.state.database
+    return database
+
+
 async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -43,6 +50,7 @@ async def get_jobs(request: Request) -> Jobs:
 # scope="function": the session commits before the response is sent, so a failed commit is never reported as success.
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 AppSettings = Annotated[Settings, Depends(get_settings)]
+AppDatabase = Annotated[Database, Depends(get_database)]
 Limiter = Annotated[RateLimiter, Depends(get_limiter)]
 BlobStorage = Annotated[Storage, Depends(get_storage)]
 JobQueue = Annotated[Jobs, Depends(get_jobs)]

@@ -1,17 +1,22 @@
 """Tenant API keys (shown once, `X-API-Key` or Bearer, replaced by regeneration, limited scopes) and tenant suspension
 cutting off users' tokens, logins and the API key until reactivation."""
 
+import asyncio
 import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from httpx import AsyncClient, Response
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.assertions import assert_error
+from tests.concurrency import committing_client, own_database
 from tests.factories import PASSWORD, Account, add_user, api_key, register, super_admin
 from vocalis.auth.service import API_KEY_TOUCH_INTERVAL
+from vocalis.config import Settings
+from vocalis.kit.embedded_postgres import EmbeddedPostgres
 from vocalis.models import ApiKey, AuditEvent, Role
 
 TENANTS = "/api/v1/tenants"
@@ -61,6 +66,26 @@ async def test_each_regeneration_gives_a_new_key(client: AsyncClient) -> None:
     assert first != second
     assert first.startswith("vk_")
     assert second.startswith("vk_")
+
+
+@pytest.fixture(scope="module")
+def races_url(postgres: EmbeddedPostgres) -> str:
+    return own_database(postgres, "api_key_races")
+
+
+async def test_parallel_regenerations_leave_exactly_one_working_key(races_url: str, settings: Settings) -> None:
+    async with committing_client(races_url, settings) as client:
+        owner = await register(client)
+        regenerate = f"{TENANTS}/{owner.tenant_id}/regenerate-api-key"
+        responses = await asyncio.gather(*(client.post(regenerate, headers=owner.headers) for _ in range(4)))
+        assert [response.status_code for response in responses] == [201] * 4
+        working = [
+            response.json()["api_key"]
+            for response in responses
+            if (await client.get(f"{TENANTS}/current", headers=key_header(response.json()["api_key"]))).status_code
+            == 200
+        ]
+        assert len(working) == 1
 
 
 async def test_regeneration_is_audited(client: AsyncClient, session: AsyncSession) -> None:

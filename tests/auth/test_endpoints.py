@@ -155,6 +155,20 @@ async def test_register_rejects_invalid_input(client: AsyncClient, override: dic
         assert set(detail) == {"loc", "msg", "type"}
 
 
+@pytest.mark.parametrize(
+    ("password", "says"),
+    [("password", "common"), ("Password1", "common"), ("qwertyuiop", "common"), ("Grace-Hopper-1", "email")],
+)
+async def test_register_refuses_common_passwords_and_the_users_own_details(
+    client: AsyncClient, session: AsyncSession, password: str, says: str
+) -> None:
+    payload = signup_payload(email=f"grace.hopper.{unique()}@example.com", password=password)
+    error = assert_error(await client.post(f"{AUTH}/register", json=payload), 422, "invalid_input")
+    assert error["details"] == {"field": "password"}
+    assert says in error["message"]
+    assert await session.scalar(select(User.id).where(User.email == payload["email"])) is None
+
+
 @pytest.mark.parametrize("missing", ["email", "username", "password"])
 async def test_register_requires_fields(client: AsyncClient, missing: str) -> None:
     payload = signup_payload()
@@ -507,6 +521,24 @@ async def test_change_password_rejects_a_short_new_password(client: AsyncClient)
     )
     error = assert_error(response, 422, "validation_error")
     assert ["body", "new_password"] in field_errors(error)
+
+
+@pytest.mark.parametrize(
+    ("new_password", "says"), [("iloveyou", "common"), ("Sunshine", "common"), ("{name}-2024", "email")]
+)
+async def test_change_password_refuses_a_weak_new_password(client: AsyncClient, new_password: str, says: str) -> None:
+    name = unique("ada")
+    owner = await register(client, email=f"{name}@example.com", username=name)
+    response = await client.post(
+        f"{AUTH}/change-password",
+        json={"current_password": owner.password, "new_password": new_password.format(name=name)},
+        headers=owner.headers,
+    )
+    error = assert_error(response, 422, "invalid_input")
+    assert error["details"] == {"field": "new_password"}
+    assert says in error["message"]
+    still = await client.post(f"{AUTH}/login", json={"email": owner.email, "password": owner.password})
+    assert still.status_code == 200, still.text
 
 
 async def test_change_password_needs_a_login(client: AsyncClient) -> None:

@@ -1,4 +1,5 @@
-"""Rate limits on login and sign-up (per account and address, per address) and the audit trail of logins."""
+"""Rate limits on login, sign-up and password changes (per account and address, per address, per account) and the
+audit trail of logins."""
 
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,6 +11,7 @@ from httpx import ASGITransport, AsyncClient, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.assertions import assert_error
 from tests.conftest import unique
 from tests.factories import PASSWORD, Account, register
 from vocalis.config import Settings
@@ -63,6 +65,14 @@ def signup(**overrides: Any) -> dict[str, Any]:
     payload: dict[str, Any] = {"email": f"{name}@example.com", "username": name, "password": PASSWORD}
     payload.update(overrides)
     return payload
+
+
+async def change_password(client: AsyncClient, user: Account, current: str) -> Response:
+    return await client.post(
+        f"{AUTH}/change-password",
+        json={"current_password": current, "new_password": "Brand-New-Secret-42"},
+        headers=user.headers,
+    )
 
 
 # --- failed logins per account ------------------------------------------------------------------------------------
@@ -241,6 +251,27 @@ async def test_refresh_reuse_is_audited(client: AsyncClient, session: AsyncSessi
     assert len(events) == 1
     assert events[0].target_type == "session"
     assert events[0].tenant_id == user.tenant_id
+
+
+async def test_wrong_current_passwords_are_throttled_per_account(client: AsyncClient, elsewhere: AsyncClient) -> None:
+    user, other = await register(client), await register(client)
+    for _ in range(3):
+        assert_error(await change_password(client, user, WRONG), 403, "forbidden")
+    # The account is throttled, wherever the session is used from, and even the right password waits.
+    assert_rate_limited(await change_password(elsewhere, user, WRONG))
+    assert_rate_limited(await change_password(client, user, user.password))
+    # Another account is not.
+    assert (await change_password(client, other, other.password)).status_code == 204
+
+
+async def test_a_successful_password_change_resets_the_failure_count(client: AsyncClient) -> None:
+    user = await register(client)
+    for _ in range(2):
+        assert_error(await change_password(client, user, WRONG), 403, "forbidden")
+    assert (await change_password(client, user, user.password)).status_code == 204
+    for _ in range(2):
+        assert_error(await change_password(client, user, WRONG), 403, "forbidden")
+    assert (await change_password(client, user, "Brand-New-Secret-42")).status_code == 204
 
 
 async def test_password_change_is_audited(client: AsyncClient, session: AsyncSession) -> None:

@@ -17,8 +17,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories import Account, login, register
-from vocalis.auth.tokens import key_id
+from vocalis.auth.tokens import key_id, signing_key
 from vocalis.config import Settings
+from vocalis.kit import crypto
 from vocalis.models import AuthSession, RefreshToken, User
 
 ME = "/api/v1/auth/me"
@@ -71,7 +72,7 @@ def sign(settings: Settings, claims: dict[str, Any], **header: Any) -> str:
     """A token signed with the app's real key and `kid`, with the given claims (and header overrides)."""
     headers: dict[str, Any] = {"alg": "HS256", "typ": "JWT", "kid": key_id(settings)}
     headers.update(header)
-    return hs256({k: v for k, v in headers.items() if v is not None}, claims, settings.signing_key)
+    return hs256({k: v for k, v in headers.items() if v is not None}, claims, signing_key(settings))
 
 
 async def me(client: AsyncClient, token: str) -> Response:
@@ -172,7 +173,7 @@ async def test_other_hmac_algorithms_are_rejected(
 ) -> None:
     # Correctly signed with the real secret, but only HS256 is accepted.
     header = {"alg": alg, "typ": "JWT", "kid": key_id(settings)}
-    token = hs256(header, claims_of(owner.access_token), settings.signing_key, digestmod)
+    token = hs256(header, claims_of(owner.access_token), signing_key(settings), digestmod)
     await assert_rejected(client, token, "Invalid access token")
 
 
@@ -275,7 +276,7 @@ async def test_expired_token_made_by_pyjwt_is_rejected(client: AsyncClient, sett
     claims = claims_of(owner.access_token)
     claims["iat"] = datetime.now(UTC) - timedelta(minutes=30)
     claims["exp"] = datetime.now(UTC) - timedelta(seconds=1)
-    token = jwt.encode(claims, settings.signing_key, algorithm="HS256", headers={"kid": key_id(settings)})
+    token = jwt.encode(claims, signing_key(settings), algorithm="HS256", headers={"kid": key_id(settings)})
     await assert_rejected(client, token, "Access token expired")
 
 
@@ -323,6 +324,33 @@ async def test_token_from_a_rotated_out_key_is_rejected(
     assert key_id(old) != key_id(settings)
     token = sign(old, claims_of(owner.access_token))
     await assert_rejected(client, token, "Invalid access token")
+
+
+async def test_kid_tells_nothing_about_the_secret(settings: Settings, owner: Account) -> None:
+    kid = header_of(owner.access_token)["kid"]
+    assert kid == key_id(settings)
+    secret = settings.signing_key.encode()
+    plain_hashes = [hashlib.new(name, secret).hexdigest() for name in ("md5", "sha1", "sha256", "sha512")]
+    plain_hashes += [hashlib.sha256(signing_key(settings)).hexdigest(), signing_key(settings).hex()]
+    assert settings.signing_key not in kid and kid not in settings.signing_key
+    assert not [digest for digest in plain_hashes if digest.startswith(kid[:8])]
+
+
+async def test_a_token_signed_with_the_raw_secret_is_rejected(
+    client: AsyncClient, settings: Settings, owner: Account
+) -> None:
+    # Tokens are signed with a key derived for them alone, never with the secret key itself.
+    token = hs256(
+        {"alg": "HS256", "typ": "JWT", "kid": key_id(settings)}, claims_of(owner.access_token), settings.signing_key
+    )
+    await assert_rejected(client, token, "Invalid access token")
+
+
+def test_token_and_credential_keys_differ(settings: Settings) -> None:
+    token_key = signing_key(settings)
+    sealing_key = crypto.derive_key(settings.signing_key, crypto.SECRETS_AT_REST)
+    assert len(token_key) == len(sealing_key) == 32
+    assert len({token_key, sealing_key, settings.signing_key.encode()}) == 3
 
 
 # --- token confusion ----------------------------------------------------------------------------------------------

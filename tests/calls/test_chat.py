@@ -1,7 +1,9 @@
 """Text chats with an agent: answers from its knowledge (offline, or through an OpenAI-compatible LLM), sessions that
 continue and end, and what happens when the LLM provider fails."""
 
+import asyncio
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,11 +19,22 @@ from tests.calls.conftest import (
     make_knowledge,
     start_web_call,
 )
+from tests.concurrency import own_database, small_pool_client
 from tests.factories import Account, api_key, register
 from tests.knowledge.conftest import Drain
+from tests.standins.held import Held
 from tests.standins.openai import ChatScript, OpenAIStandIn, ScriptedToolCall
+from tests.standins.server import serve
+from vocalis.calls import service
+from vocalis.config import Settings
+from vocalis.kit.embedded_postgres import EmbeddedPostgres
+from vocalis.kit.outbound import Outbound
 from vocalis.models.billing import UsageRecord
+from vocalis.voice.providers.llm import OpenAIChat
 from vocalis.voice.responder import FALLBACK, GOODBYE, GREETING
+from vocalis.voice.settings import LanguageModel
+from vocalis.voice.stack import LLMEndpoint
+from vocalis.voice.thinking import Thinker
 
 OpenAI = tuple[OpenAIStandIn, str]
 SYSTEM_PROMPT = "You are the receptionist of Maple Salon. Keep answers short."
@@ -289,7 +302,8 @@ async def test_streamed_pieces_are_joined_as_the_llm_sent_them(client: AsyncClie
     ("script", "says"),
     [
         (ChatScript(status=500), "LLM provider answered 500"),
-        (ChatScript(status=429, error_message="Rate limit reached for gpt-4o-mini"), "Rate limit reached"),
+        # The provider's own words go to the log, not to the caller.
+        (ChatScript(status=429, error_message="Rate limit reached for gpt-4o-mini"), "LLM provider answered 429 at"),
         (ChatScript(content=["On Satur", "day we"], error_after=1), "failed mid-answer"),
     ],
     ids=["server-error", "rate-limited", "broken-stream"],
@@ -362,3 +376,112 @@ async def test_an_unreachable_llm_is_a_provider_error(client: AsyncClient) -> No
     agent = await _llm_agent(client, owner, "http://127.0.0.1:9/v1")  # nothing listens on port 9
     error = assert_error(await chat(client, owner, agent["id"], "Hello"), 502, "provider_error")
     assert "unreachable" in error["message"]
+
+
+# --- no database connection held while the LLM answers --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def committing_database_url(postgres: EmbeddedPostgres) -> str:
+    """A database of this module's own: these tests' app commits, as a running server does."""
+    return own_database(postgres, "vocalis_chat_pool")
+
+
+@pytest.fixture
+def held_llm() -> Iterator[tuple[Held, str]]:
+    """The chat stand-in, holding each request until the test releases it; yields it and its base URL."""
+    held = Held(OpenAIStandIn(OPENAI_KEY).app)
+    with serve(held) as url:
+        try:
+            yield held, f"{url}/v1"
+        finally:
+            held.release.set()
+
+
+async def test_waiting_on_the_llm_holds_no_database_connection(
+    committing_database_url: str, settings: Settings, held_llm: tuple[Held, str]
+) -> None:
+    """Chats whose LLM has not answered yet leave the pool (two connections) free for everyone else."""
+    held, url = held_llm
+    async with small_pool_client(committing_database_url, settings) as (api, database):
+        held.release.set()
+        owners = [await register(api) for _ in range(4)]
+        agents = [await _llm_agent(api, owner, url) for owner in owners]
+        started = (await chat(api, owners[0], agents[0]["id"], "Hello")).json()["session_id"]
+        held.release.clear()
+        waiting = [
+            asyncio.create_task(chat(api, owner, agent["id"], "When do you open?", started if index == 0 else None))
+            for index, (owner, agent) in enumerate(zip(owners, agents, strict=True))
+        ]
+        try:
+            await held.arrived(len(waiting))  # every chat is now waiting on the LLM
+            assert database.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+            bystander = await register(api)
+            assert (await api.get("/api/v1/calls", headers=bystander.headers)).status_code == 200
+            assert not any(task.done() for task in waiting)
+        finally:
+            held.release.set()
+        replies = await asyncio.gather(*waiting)
+        assert all(reply.status_code == 200 for reply in replies), [reply.text for reply in replies]
+        assert len((await _call(api, owners[0], started))["turns"]) == 4
+
+
+async def test_a_message_answered_meanwhile_must_be_sent_again(
+    committing_database_url: str, settings: Settings, held_llm: tuple[Held, str]
+) -> None:
+    """Two messages to one chat at once both reach the LLM; the first answered is recorded, the other was answered
+    without it in the conversation: 409, and the transcript has one exchange per turn."""
+    held, url = held_llm
+    async with small_pool_client(committing_database_url, settings) as (api, _):
+        held.release.set()
+        owner = await register(api)
+        agent = await _llm_agent(api, owner, url)
+        session_id = (await chat(api, owner, agent["id"], "Hello")).json()["session_id"]
+        held.release.clear()
+        both = [
+            asyncio.create_task(chat(api, owner, agent["id"], message, session_id))
+            for message in ("When do you open?", "Is there parking?")
+        ]
+        try:
+            await held.arrived(2)  # no lock kept the second from its LLM request
+        finally:
+            held.release.set()
+        replies = sorted(await asyncio.gather(*both), key=lambda reply: reply.status_code)
+        assert replies[0].status_code == 200, replies[0].text
+        error = assert_error(replies[1], 409, "conflict")
+        assert error["message"].startswith("Another message to this chat session was answered meanwhile")
+        call = await _call(api, owner, session_id)
+        assert [turn["ordinal"] for turn in call["turns"]] == [0, 1, 2, 3]
+        assert call["status"] == "in_progress"
+
+
+def _impatient_thinker(settings: Settings, llm: LanguageModel, endpoint: LLMEndpoint | None) -> Thinker:
+    """The agent's LLM, giving up at once when the tenant has no free slot for a request."""
+    assert endpoint is not None
+    outbound = Outbound(settings, endpoint.owner)
+    return OpenAIChat(
+        api_key=endpoint.api_key, base_url=endpoint.base_url, model=llm.model, timeout_seconds=0.1, outbound=outbound
+    )
+
+
+async def test_a_tenant_with_too_many_provider_requests_running_is_told_to_retry(
+    committing_database_url: str, settings: Settings, held_llm: tuple[Held, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tenant's cap on running outbound requests is 429 (retry shortly), not a failing provider (502)."""
+    held, url = held_llm
+    settings.outbound_requests_per_tenant = 1
+    async with small_pool_client(committing_database_url, settings) as (api, _):
+        owner = await register(api)
+        agent = await _llm_agent(api, owner, url)
+        first = asyncio.create_task(chat(api, owner, agent["id"], "Hello"))
+        try:
+            await held.arrived(1)  # the first chat holds the tenant's one slot
+            monkeypatch.setattr(service, "thinker_for", _impatient_thinker)
+            busy = await chat(api, owner, agent["id"], "Anyone there?")
+        finally:
+            held.release.set()
+        assert_error(busy, 429, "outbound_busy")
+        assert busy.headers["Retry-After"] == "1"
+        assert (await first).status_code == 200
+        calls = (await api.get("/api/v1/calls", headers=owner.headers)).json()
+        assert calls["total"] == 1  # the refused message left no session behind

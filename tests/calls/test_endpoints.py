@@ -10,12 +10,14 @@ from urllib.parse import parse_qs, urlsplit
 
 from fastapi import FastAPI
 from httpx import AsyncClient
+from pydantic import HttpUrl
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.assertions import assert_error
 from tests.calls.conftest import chat, finished_web_call, make_agent, start_web_call, storage_of
 from tests.factories import add_user, api_key, register
+from vocalis.config import Settings
 from vocalis.models.call import Call, CallDirection
 from vocalis.models.user import Role
 from vocalis.voice.recorder import TurnRecord
@@ -56,6 +58,25 @@ async def test_a_web_call_is_queued_with_a_single_use_join_token(client: AsyncCl
     assert call["agent_id"] == agent["id"] and call["tenant_id"] == str(owner.tenant_id)
     assert call["started_at"] is None and call["ended_at"] is None and call["has_recording"] is False
     assert "token" not in call and created["token"] not in str(listed)
+
+
+async def test_the_websocket_url_is_on_the_public_base_url_whatever_the_host_header(
+    client: AsyncClient, settings: Settings
+) -> None:
+    settings.public_base_url = HttpUrl("https://voice.example.com")
+    owner = await register(client)
+    agent = await make_agent(client, owner)
+    response = await client.post(
+        f"{API}/agents/{agent['id']}/web-calls", headers={**owner.headers, "Host": "attacker.example"}
+    )
+    assert response.status_code == 201, response.text
+    created = response.json()
+    url = urlsplit(created["websocket_url"])
+    assert (url.scheme, url.netloc, url.path) == (
+        "wss",
+        "voice.example.com",
+        f"/api/v1/calls/{created['call_id']}/websocket",
+    )
 
 
 async def test_the_join_token_is_never_shown_again(client: AsyncClient) -> None:

@@ -21,19 +21,22 @@ import pytest
 import uvicorn
 import websockets
 from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
 from tests.calls.webcall import SHOP_FAQ, WebCaller, web_call
-from tests.factories import Account, register
+from tests.factories import Account, register, super_admin
 from tests.standins.openai import ChatScript, OpenAIStandIn, ScriptedToolCall
 from tests.standins.server import serve
 from tests.voice.speech import caller_audio, stop_session_piper_server, words
 from vocalis.app import create_app
 from vocalis.config import Settings
 from vocalis.database import migrate
+from vocalis.kit.db import ALL_TENANTS, act_for, app_engine, scoped_sessionmaker
 from vocalis.kit.embedded_postgres import EmbeddedPostgres
 from vocalis.models.billing import UsageRecord
+from vocalis.models.call import Call
+from vocalis.voice.engine import STOPPED_GOODBYE
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +49,7 @@ def live_database_url(postgres: EmbeddedPostgres) -> str:
 
 @pytest.fixture
 async def live_engine(live_database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(live_database_url, poolclass=NullPool)
+    engine = app_engine(live_database_url, poolclass=NullPool)
     yield engine
     await engine.dispose()
 
@@ -63,6 +66,10 @@ def live_server(live_database_url: str, tmp_path_factory: pytest.TempPathFactory
         auth_cache_seconds=0,
         # Every test signs a tenant up from 127.0.0.1.
         register_limit_per_address="1000/hour",
+        # A suspended tenant's calls end within a heartbeat.
+        call_heartbeat_seconds=1,
+        # The LLM stand-in listens on 127.0.0.1, which outbound requests may not reach unless allowed.
+        outbound_allowed_hosts=["127.0.0.1"],
     )
     with serve(create_app(settings), lifespan="on") as base_url:
         yield base_url
@@ -358,8 +365,9 @@ async def test_call_ends_when_the_tenant_runs_out_of_minutes(
     agent = await make_agent(api, owner)
     statistics = (await api.get(f"/api/v1/tenants/{owner.tenant_id}/statistics", headers=owner.headers)).json()
     allowed_seconds = statistics["usage"]["call_minutes"]["limit"] * 60
-    async with live_engine.begin() as connection:  # the server sees only committed usage
-        await connection.execute(
+    async with scoped_sessionmaker(bind=live_engine)() as session:  # the server sees only committed usage
+        await act_for(session, owner.tenant_id)
+        await session.execute(
             insert(UsageRecord).values(
                 id=uuid.uuid4(),
                 tenant_id=owner.tenant_id,
@@ -368,6 +376,7 @@ async def test_call_ends_when_the_tenant_runs_out_of_minutes(
                 recorded_at=datetime.now(UTC),
             )
         )
+        await session.commit()
     call = await start_call(api, owner, agent)
     async with web_call(call["websocket_url"]) as caller:
         ended = await caller.wait_for("call.ended", within=40)
@@ -388,6 +397,7 @@ async def test_ended_calls_leave_no_tasks_behind(
         database_url=live_database_url,
         auth_cache_seconds=0,
         run_worker=False,
+        outbound_allowed_hosts=["127.0.0.1"],
     )
     app = create_app(settings)
     with socket.socket() as probe:
@@ -426,3 +436,90 @@ async def test_ended_calls_leave_no_tasks_behind(
     finally:
         server.should_exit = True
         await serving
+
+
+# --- the tenant's calls end with it ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def admin(api: httpx.AsyncClient, live_engine: AsyncEngine) -> Account:
+    async with scoped_sessionmaker(bind=live_engine)() as session:
+        return await super_admin(api, session)
+
+
+async def plain_agent(api: httpx.AsyncClient, owner: Account, **settings: Any) -> dict[str, Any]:
+    """An agent without knowledge (nothing to ingest): for tests about how calls end, not what they answer."""
+    response = await api.post("/api/v1/agents", json={"name": "Plain", **settings}, headers=owner.headers)
+    assert response.status_code == 201, response.text
+    agent: dict[str, Any] = response.json()
+    return agent
+
+
+async def refusal(url: str) -> tuple[int, str]:
+    """The close code and reason of a WebSocket the server accepts only to close."""
+    async with websockets.connect(url) as connection:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await connection.recv()
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
+async def ended_record(engine: AsyncEngine, call_id: str) -> Call:
+    """A call's record once it has ended, read from the database (its tenant's users may no longer read it)."""
+    deadline = time.monotonic() + 30
+    while True:
+        async with scoped_sessionmaker(bind=engine)() as session:
+            await act_for(session, ALL_TENANTS)
+            call = await session.get(Call, uuid.UUID(call_id))
+        assert call is not None
+        if call.ended_at is not None:
+            return call
+        assert time.monotonic() < deadline, "call not finished"
+        await asyncio.sleep(0.2)
+
+
+@pytest.mark.parametrize(
+    ("method", "action", "reason", "message"),
+    [
+        ("POST", "/suspend", "tenant_suspended", "This tenant is suspended"),
+        ("DELETE", "", "tenant_deleted", "This tenant has been deleted"),
+    ],
+    ids=["suspended", "deleted"],
+)
+async def test_a_closed_tenants_live_call_ends_politely_and_its_unused_token_no_longer_joins(
+    api: httpx.AsyncClient,
+    owner: Account,
+    admin: Account,
+    live_engine: AsyncEngine,
+    method: str,
+    action: str,
+    reason: str,
+    message: str,
+) -> None:
+    agent = await plain_agent(api, owner)
+    live, unused = await start_call(api, owner, agent), await start_call(api, owner, agent)
+    async with web_call(live["websocket_url"]) as caller:
+        await caller.wait_for("call.started")
+        closed = await api.request(method, f"/api/v1/tenants/{owner.tenant_id}{action}", headers=admin.headers)
+        assert closed.is_success, closed.text
+        ended = await caller.wait_for("call.ended", within=30)
+    assert ended["reason"] == reason
+    assert STOPPED_GOODBYE in caller.transcript("agent")  # said, not cut off
+
+    assert await refusal(unused["websocket_url"]) == (1008, message)
+
+    live_record = await ended_record(live_engine, live["call_id"])
+    assert (live_record.status, live_record.end_reason) == ("completed", reason)
+    unused_record = await ended_record(live_engine, unused["call_id"])
+    assert (unused_record.status, unused_record.end_reason) == ("canceled", reason)
+
+
+async def test_a_caller_who_never_speaks_is_hung_up_although_the_agent_has_no_greeting(
+    api: httpx.AsyncClient, owner: Account
+) -> None:
+    agent = await plain_agent(api, owner, first_message=None, limits={"silence_timeout_seconds": 3})
+    call = await start_call(api, owner, agent)
+    async with web_call(call["websocket_url"]) as caller:
+        ended = await caller.wait_for("call.ended", within=40)
+    assert ended["reason"] == "silence_timeout"
+    assert caller.transcript("agent")[0] == "Are you still there?"

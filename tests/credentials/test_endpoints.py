@@ -1,11 +1,15 @@
 """The credentials API: provider keys stored encrypted, shown masked, tested against (stand-ins of) the providers."""
 
+import asyncio
+import os
 import socket
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from httpx import AsyncClient
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from httpx import ASGITransport, AsyncClient
 from loguru import logger
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,10 +24,14 @@ from tests.standins.deepgram import DeepgramStandIn
 from tests.standins.elevenlabs import ElevenLabsStandIn
 from tests.standins.openai import OpenAIStandIn
 from tests.standins.server import serve
+from vocalis.app import create_app
 from vocalis.config import Settings
 from vocalis.credentials import service as credentials
 from vocalis.credentials.service import CredentialUnreadable
+from vocalis.database import migrate
 from vocalis.kit import crypto
+from vocalis.kit.db import Database
+from vocalis.kit.embedded_postgres import EmbeddedPostgres
 from vocalis.models.credential import ProviderCredential
 from vocalis.models.user import Role
 
@@ -119,7 +127,8 @@ async def test_each_provider_has_its_default_base_url(client: AsyncClient) -> No
     assert [item["provider"] for item in listed["items"]] == ["deepgram", "elevenlabs"]
 
 
-async def test_an_openai_compatible_server_may_be_used(client: AsyncClient) -> None:
+async def test_an_openai_compatible_server_may_be_used(client: AsyncClient, settings: Settings) -> None:
+    settings.outbound_allowed_hosts = ["localhost:11434"]  # the operator allows the local Ollama
     owner = await register(client)
     created = await _create(client, owner, api_key="ollama", base_url="http://localhost:11434/v1/")
     assert created["base_url"] == "http://localhost:11434/v1"
@@ -133,7 +142,8 @@ async def test_the_key_is_encrypted_at_rest(client: AsyncClient, session: AsyncS
     stored = await session.scalar(select(ProviderCredential).where(ProviderCredential.tenant_id == owner.tenant_id))
     assert stored is not None and str(stored.id) == created["id"]
     assert OPENAI_KEY.encode() not in stored.encrypted_api_key
-    assert crypto.decrypt(settings.signing_key, stored.encrypted_api_key) == OPENAI_KEY
+    context = credentials.key_context(stored.tenant_id, stored.id)
+    assert crypto.decrypt(settings.signing_key, stored.encrypted_api_key, context) == OPENAI_KEY
 
 
 async def test_one_credential_per_provider(client: AsyncClient) -> None:
@@ -165,6 +175,9 @@ async def test_one_credential_per_provider(client: AsyncClient) -> None:
         ({"provider": "openai", "api_key": OPENAI_KEY, "base_url": "http://"}, "base_url"),
         ({"provider": "openai", "api_key": OPENAI_KEY, "base_url": "https://u:p@example.com/v1"}, "base_url"),
         ({"provider": "openai", "api_key": OPENAI_KEY, "base_url": "https://example.com/v1?x=1"}, "base_url"),
+        ({"provider": "openai", "api_key": OPENAI_KEY, "base_url": "https://example.com/v1?"}, "base_url"),
+        ({"provider": "openai", "api_key": OPENAI_KEY, "base_url": "https://example.com/v1#"}, "base_url"),
+        ({"provider": "openai", "api_key": OPENAI_KEY, "base_url": "https://example.com/v1#x"}, "base_url"),
         ({"provider": "openai", "api_key": OPENAI_KEY, "base_url": "https://example.com:99999"}, "base_url"),
         ({"provider": "openai", "api_key": OPENAI_KEY, "base_url": "https://e.com/" + "v" * 490}, "base_url"),
         ({"provider": "openai", "api_key": OPENAI_KEY, "name": ""}, "name"),
@@ -197,7 +210,9 @@ async def test_rotating_the_key_or_the_url_clears_the_last_test(client: AsyncCli
     assert (rotated.json()["last_tested_at"], rotated.json()["last_test_ok"]) == (None, None)
     assert (await _check(client, owner, created["id"]))["ok"] is True
 
-    reset = await client.patch(f"{API}/{created['id']}", json={"base_url": None}, headers=owner.headers)
+    reset = await client.patch(
+        f"{API}/{created['id']}", json={"base_url": None, "api_key": OPENAI_KEY}, headers=owner.headers
+    )
     assert reset.json()["base_url"] == "https://api.openai.com/v1"
     assert reset.json()["last_test_ok"] is None
     assert reset.json()["api_key_hint"] == "…abcd"
@@ -222,7 +237,7 @@ async def test_a_refused_key_is_a_result_not_an_error(client: AsyncClient, opena
     created = await _create(client, owner, api_key=wrong, base_url=openai_url)
     result = await _check(client, owner, created["id"])
     assert result["ok"] is False
-    assert result["error"] == "The provider refused the key (401: Incorrect API key provided.)"
+    assert result["error"] == "The provider refused the key (401)"  # the server's own words stay in the log
     stored = (await client.get(f"{API}/{created['id']}", headers=owner.headers)).json()
     assert (stored["last_test_ok"], stored["last_test_error"]) == (False, result["error"])
 
@@ -259,8 +274,8 @@ async def test_elevenlabs_and_deepgram_keys_are_checked(
     client: AsyncClient, provider: str, elevenlabs_url: str, deepgram_url: str
 ) -> None:
     url, key, refusal = {
-        "elevenlabs": (elevenlabs_url, ELEVENLABS_KEY, "401: Invalid API key"),
-        "deepgram": (deepgram_url, DEEPGRAM_KEY, "401: Invalid credentials."),
+        "elevenlabs": (elevenlabs_url, ELEVENLABS_KEY, "401"),
+        "deepgram": (deepgram_url, DEEPGRAM_KEY, "401"),
     }[provider]
     owner = await register(client)
     created = await _create(client, owner, provider=provider, api_key=key, base_url=url)
@@ -285,7 +300,7 @@ async def test_a_server_that_echoes_the_key_does_not_leak_it(client: AsyncClient
         result = await _check(client, owner, created["id"])
     assert result["ok"] is False
     assert OPENAI_KEY not in result["error"]
-    assert result["error"] == "The provider refused the key (401: Bad key: Bearer ***)"
+    assert result["error"] == "The provider refused the key (401)"
 
 
 async def test_a_key_sealed_with_another_secret_is_reported(
@@ -295,10 +310,54 @@ async def test_a_key_sealed_with_another_secret_is_reported(
     created = await _create(client, owner)
     stored = await session.scalar(select(ProviderCredential).where(ProviderCredential.tenant_id == owner.tenant_id))
     assert stored is not None
-    stored.encrypted_api_key = crypto.encrypt("an-older-secret-key", OPENAI_KEY)
+    context = credentials.key_context(stored.tenant_id, stored.id)
+    stored.encrypted_api_key = crypto.encrypt("an-older-secret-key", OPENAI_KEY, context)
     await session.flush()
     result = await _check(client, owner, created["id"])
     assert result["ok"] is False and "cannot be decrypted" in result["error"]
+
+
+async def test_a_key_copied_to_another_row_does_not_decrypt(
+    client: AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    owner, other = await register(client), await register(client)
+    await _create(client, owner)
+    await _create(client, owner, provider="deepgram", api_key=DEEPGRAM_KEY)
+    await _create(client, other, api_key="sk-the-other-tenants-key-0000")
+    rows = (await session.scalars(select(ProviderCredential))).all()
+    (openai,) = [row for row in rows if row.tenant_id == owner.tenant_id and row.provider == "openai"]
+    (deepgram,) = [row for row in rows if row.tenant_id == owner.tenant_id and row.provider == "deepgram"]
+    (foreign,) = [row for row in rows if row.tenant_id == other.tenant_id]
+    # Someone who can write to the database moves the owner's OpenAI key to another tenant and to another credential.
+    foreign.encrypted_api_key = deepgram.encrypted_api_key = openai.encrypted_api_key
+    await session.flush()
+    with pytest.raises(CredentialUnreadable):
+        await credentials.resolve(session, settings, other.tenant_id, "openai")
+    with pytest.raises(CredentialUnreadable):
+        await credentials.resolve(session, settings, owner.tenant_id, "deepgram")
+    resolved = await credentials.resolve(session, settings, owner.tenant_id, "openai")
+    assert resolved is not None and resolved.api_key == OPENAI_KEY
+
+
+async def test_a_key_sealed_in_the_older_form_still_works_and_is_sealed_again(
+    client: AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    owner = await register(client)
+    await _create(client, owner)
+    stored = await session.scalar(select(ProviderCredential).where(ProviderCredential.tenant_id == owner.tenant_id))
+    assert stored is not None
+    # Version 1 (before issue 9) authenticated only its version byte.
+    header, nonce = bytes([crypto.LEGACY_VERSION]), os.urandom(crypto.NONCE_BYTES)
+    key = crypto.derive_key(settings.signing_key, crypto.SECRETS_AT_REST)
+    stored.encrypted_api_key = header + nonce + AESGCM(key).encrypt(nonce, OPENAI_KEY.encode(), header)
+    await session.flush()
+    resolved = await credentials.resolve(session, settings, owner.tenant_id, "openai")
+    assert resolved is not None and resolved.api_key == OPENAI_KEY
+    await session.flush()
+    await session.refresh(stored)
+    assert crypto.is_current(stored.encrypted_api_key)
+    context = credentials.key_context(owner.tenant_id, stored.id)
+    assert crypto.decrypt(settings.signing_key, stored.encrypted_api_key, context) == OPENAI_KEY
 
 
 async def test_the_key_never_reaches_the_logs(client: AsyncClient, openai_url: str) -> None:
@@ -364,6 +423,7 @@ async def test_another_tenants_credential_is_not_found(client: AsyncClient) -> N
 
 
 async def test_resolve_gives_the_decrypted_key(client: AsyncClient, session: AsyncSession, settings: Settings) -> None:
+    settings.outbound_allowed_hosts = ["localhost:11434"]
     owner = await register(client)
     await _create(client, owner, base_url="http://localhost:11434/v1")
     resolved = await credentials.resolve(session, settings, owner.tenant_id, "openai")
@@ -379,3 +439,140 @@ async def test_resolve_gives_the_decrypted_key(client: AsyncClient, session: Asy
     with pytest.raises(CredentialUnreadable, match="cannot be decrypted") as raised:
         await credentials.resolve(session, rotated, owner.tenant_id, "openai")
     assert OPENAI_KEY not in str(raised.value)
+
+
+# --- outbound safety (issue 9) ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://127.0.0.1:6379",
+        "http://2130706433/v1",
+        "http://0x7f.1/v1",
+        "http://169.254.169.254/latest",
+        "http://[fd00:ec2::254]/v1",
+        "http://[::ffff:127.0.0.1]/v1",
+        "http://0.0.0.0:5432",
+        "http://localhost:11434/v1",
+        "http://metadata.google.internal/computeMetadata/v1",
+    ],
+)
+async def test_a_base_url_at_an_internal_address_is_refused(
+    client: AsyncClient, settings: Settings, base_url: str
+) -> None:
+    settings.outbound_allowed_hosts = []
+    owner = await register(client)
+    error = assert_error(await _post(client, owner, base_url=base_url), 422, "invalid_input")
+    assert error["details"] == {"field": "base_url"} and "VOCALIS_OUTBOUND_ALLOWED_HOSTS" in error["message"]
+    created = await _create(client, owner)
+    patched = await client.patch(
+        f"{API}/{created['id']}", json={"base_url": base_url, "api_key": OPENAI_KEY}, headers=owner.headers
+    )
+    assert_error(patched, 422, "invalid_input")
+
+
+async def test_changing_the_base_url_needs_the_key_again(client: AsyncClient, openai_url: str) -> None:
+    """The stored key must not follow the URL to a server of the caller's choosing."""
+    owner = await register(client)
+    created = await _create(client, owner, base_url=openai_url)
+    path = f"{API}/{created['id']}"
+    moved = await client.patch(path, json={"base_url": "https://attacker.example/v1"}, headers=owner.headers)
+    error = assert_error(moved, 422, "invalid_input")
+    assert error["details"] == {"field": "api_key"} and "api_key" in error["message"]
+    assert (await client.get(path, headers=owner.headers)).json()["base_url"] == openai_url
+    assert (await client.patch(path, json={"base_url": None}, headers=owner.headers)).status_code == 422
+    same = await client.patch(path, json={"base_url": openai_url, "name": "Mine"}, headers=owner.headers)
+    assert same.status_code == 200, same.text
+    both = {"base_url": "https://llm.example/v1", "api_key": "sk-another-key-0000"}
+    assert (await client.patch(path, json=both, headers=owner.headers)).json()["base_url"] == both["base_url"]
+
+
+async def test_a_refused_address_looks_the_same_whether_a_server_listens_or_not(
+    client: AsyncClient, settings: Settings, openai_url: str
+) -> None:
+    """Credentials stored before an operator withdrew the host (or a name resolving inside) are checked at request
+    time; an open port and a closed one answer alike, so the test cannot scan the server's network."""
+    owner, other = await register(client), await register(client)
+    listening = await _create(client, owner, base_url=openai_url)
+    closed = await _create(client, other, base_url=CLOSED)
+    settings.outbound_allowed_hosts = []
+    results = [await _check(client, owner, listening["id"]), await _check(client, other, closed["id"])]
+    assert [result["error"] for result in results] == [
+        "127.0.0.1 resolves to an address this server does not call (private, loopback or link-local); "
+        "an operator can allow a host with VOCALIS_OUTBOUND_ALLOWED_HOSTS"
+    ] * 2
+
+
+async def test_the_test_never_shows_what_the_server_said(client: AsyncClient) -> None:
+    lines: list[str] = []
+
+    async def chatty(request: Request) -> JSONResponse:
+        status = int(request.path_params["status"])
+        return JSONResponse({"error": {"message": "-ERR wrong number of arguments for 'get' command"}}, status)
+
+    routes = [Route("/{status}/models", chatty)]
+    owner = await register(client)
+    sink = logger.add(lambda message: lines.append(str(message)), level="INFO")
+    try:
+        with serve(Starlette(routes=routes)) as url:
+            created = await _create(client, owner, base_url=f"{url}/500")
+            failed = await _check(client, owner, created["id"])
+            await client.patch(
+                f"{API}/{created['id']}", json={"base_url": f"{url}/404", "api_key": OPENAI_KEY}, headers=owner.headers
+            )
+            missing = await _check(client, owner, created["id"])
+    finally:
+        logger.remove(sink)
+    assert failed["error"] == "The provider answered 500"
+    assert missing["error"].startswith(f"The provider answered 404 at {url}/404/models; check the base URL")
+    assert "ERR" not in failed["error"] + missing["error"]
+    assert any("-ERR wrong number" in line for line in lines)  # for the operator
+
+
+async def _post(client: AsyncClient, owner: Account, **fields: Any) -> Any:
+    return await client.post(API, json={"provider": "openai", "api_key": OPENAI_KEY, **fields}, headers=owner.headers)
+
+
+@pytest.fixture(scope="module")
+def committing_database_url(postgres: EmbeddedPostgres) -> str:
+    """A database of this module's own: the pool test's app commits, which the rolled-back tests never do."""
+    url = postgres.create_database("vocalis_credentials_pool")
+    migrate(url)
+    return url
+
+
+async def test_waiting_on_providers_holds_no_database_connection(
+    committing_database_url: str, settings: Settings
+) -> None:
+    """Credential tests against a server that does not answer leave the pool free for everyone else."""
+    probes, arrived, release = 6, threading.Semaphore(0), threading.Event()
+
+    async def stuck(request: Request) -> JSONResponse:
+        arrived.release()
+        await asyncio.get_running_loop().run_in_executor(None, release.wait, 60)
+        return JSONResponse({"data": []})
+
+    database = Database.connect(committing_database_url, pool_size=2, max_overflow=0, pool_timeout=30)
+    app = create_app(settings, database=database)
+    try:
+        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver") as api:
+            with serve(Starlette(routes=[Route("/v1/models", stuck)])) as url:
+                owners = [await register(api) for _ in range(probes)]
+                created = [await _create(api, owner, base_url=f"{url}/v1") for owner in owners]
+                tests = [
+                    asyncio.create_task(_check(api, owner, credential["id"]))
+                    for owner, credential in zip(owners, created, strict=True)
+                ]
+                try:
+                    for _ in range(probes):  # every test is now waiting on the provider
+                        assert await asyncio.to_thread(arrived.acquire, True, 30), "a test never reached the provider"
+                    assert database.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+                    bystander = await register(api)
+                    listed = await api.get(API, headers=bystander.headers)
+                    assert listed.status_code == 200 and not any(task.done() for task in tests)
+                finally:
+                    release.set()
+                assert all(result["ok"] for result in await asyncio.gather(*tests))
+    finally:
+        await database.dispose()

@@ -1,12 +1,18 @@
 import json
 import logging
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import websockets
 from httpx import AsyncClient
 from loguru import logger
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
 
+from tests.standins.server import serve
 from vocalis.kit.logging import configure_logging
 
 
@@ -59,3 +65,33 @@ def test_secrets_in_query_strings_never_reach_the_log(log_dir: Path) -> None:
     assert not any("Sup3r-Secret_tok" in message or "vk_live_123" in message for message in messages), messages
     assert any("?token=[redacted]" in message for message in messages)
     assert any("&api_key=[redacted]&b=2" in message for message in messages)
+
+
+async def test_the_servers_own_line_for_a_web_call_url_hides_its_token(log_dir: Path) -> None:
+    async def refuse(websocket: WebSocket) -> None:
+        await websocket.close(code=1008)
+
+    token = secrets.token_urlsafe(32)
+    app = Starlette(routes=[WebSocketRoute("/api/v1/calls/{call_id}/websocket", refuse)])
+    with serve(app) as base_url:  # uvicorn, logging the handshake as it does in `vocalis serve`
+        url = f"{base_url.replace('http', 'ws', 1)}/api/v1/calls/abc/websocket?token={token}"
+        with pytest.raises(websockets.InvalidStatus):
+            async with websockets.connect(url):
+                pass
+    messages = [str(record["message"]) for record in _records(log_dir)]
+    assert any('"WebSocket /api/v1/calls/abc/websocket?token=[redacted]" 403' in message for message in messages)
+    assert token not in (log_dir / "vocalis.log").read_text()
+
+
+def test_tracebacks_do_not_show_the_values_of_variables(log_dir: Path) -> None:
+    def join(token: str) -> None:
+        raise RuntimeError("The database is not available")
+
+    token = secrets.token_urlsafe(32)
+    try:
+        join(token)
+    except RuntimeError:
+        logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+    text = (log_dir / "vocalis.log").read_text()
+    assert "The database is not available" in text  # the traceback is there, without the token's value
+    assert token not in text

@@ -1,14 +1,22 @@
 """The knowledge API end to end: bases, uploads of every format through the job worker, search and statistics."""
 
+import asyncio
 import uuid
 from typing import Any
 
 import pytest
 from httpx import AsyncClient
 
+from tests.assertions import assert_error
+from tests.concurrency import own_database, small_pool_client
 from tests.factories import Account, add_user, api_key, register
 from tests.knowledge import files
 from tests.knowledge.conftest import Drain
+from tests.standins.held import Held
+from tests.standins.openai import STANDIN_KEY, OpenAIStandIn
+from tests.standins.server import serve
+from vocalis.config import Settings
+from vocalis.kit.embedded_postgres import EmbeddedPostgres
 from vocalis.models.user import Role
 
 API = "/api/v1/knowledge"
@@ -231,6 +239,26 @@ async def test_hostile_files_fail_with_a_reason_and_the_rest_carry_on(client: As
     assert states[broken["id"]]["status"] == "failed" and states[broken["id"]]["error"]
 
 
+async def test_names_and_titles_lose_control_and_bidi_override_characters(client: AsyncClient) -> None:
+    owner = await register(client)
+    base = await _base(client, owner, name="Sa\u2066lon\u2069 FAQ\u202e")
+    assert base["name"] == "Salon FAQ"
+    uploaded = await _upload(client, owner, base["id"], ("price\u202elist\u200b.txt", b"Prices.", "text/plain"))
+    assert uploaded.json()["documents"][0]["filename"] == "pricelist.txt"
+    assert uploaded.json()["documents"][0]["title"] == "pricelist.txt"
+    titled = await client.post(
+        f"{API}/bases/{base['id']}/documents",
+        json={"title": "Menu\u202e\u2028", "text": "Soup."},
+        headers=owner.headers,
+    )
+    assert titled.json()["title"] == "Menu"
+    # A name made only of hidden characters is no name.
+    assert (await client.post(f"{API}/bases", json={"name": "\u202e\u200b"}, headers=owner.headers)).status_code == 422
+    empty_title = {"title": "\u202e", "text": "Soup."}
+    refused = await client.post(f"{API}/bases/{base['id']}/documents", json=empty_title, headers=owner.headers)
+    assert refused.status_code == 422
+
+
 async def test_documents_from_text_reprocess_and_delete(client: AsyncClient, drain: Drain) -> None:
     owner = await register(client)
     base = await _base(client, owner)
@@ -297,3 +325,51 @@ async def test_default_chunking_fits_the_embedding_model(client: AsyncClient) ->
     assert (base["chunk_size"], base["chunk_overlap"]) == (256, 38)  # the offline model embeds 256 tokens
     custom = await _base(client, owner, chunk_size=120)
     assert (custom["chunk_size"], custom["chunk_overlap"]) == (120, 18)
+
+
+# --- no database connection held while a query is embedded ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def committing_database_url(postgres: EmbeddedPostgres) -> str:
+    """A database of this module's own: the pool test's app commits, as a running server does."""
+    return own_database(postgres, "vocalis_search_pool")
+
+
+async def test_embedding_a_query_holds_no_database_connection(committing_database_url: str, settings: Settings) -> None:
+    """Searches waiting on an embeddings API that has not answered leave the pool (two connections) free for
+    everyone else, and get their answer once it does."""
+    held = Held(OpenAIStandIn(STANDIN_KEY).app)
+    with serve(held) as url:
+        embedding = settings.model_copy(update={"openai_api_key": STANDIN_KEY, "openai_base_url": f"{url}/v1"})
+        async with small_pool_client(committing_database_url, embedding) as (api, database):
+            owners = [await register(api) for _ in range(3)]
+            for owner in owners:
+                await _base(api, owner, embedding={"provider": "openai"})
+            searches = [
+                asyncio.create_task(api.post(f"{API}/search", json={"query": "opening hours"}, headers=owner.headers))
+                for owner in owners
+            ]
+            try:
+                await held.arrived(len(searches))  # every search is now waiting on the embeddings API
+                assert database.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+                bystander = await register(api)
+                assert (await api.get(f"{API}/bases", headers=bystander.headers)).status_code == 200
+                assert not any(task.done() for task in searches)
+            finally:
+                held.release.set()
+            for response in await asyncio.gather(*searches):
+                assert response.status_code == 200, response.text
+                assert response.json()["results"] == []
+
+
+async def test_a_failing_embeddings_api_is_a_provider_error(client: AsyncClient, settings: Settings) -> None:
+    settings.openai_api_key = STANDIN_KEY
+    settings.openai_base_url = "http://127.0.0.1:9/v1"  # nothing listens on port 9
+    owner = await register(client)
+    await _base(client, owner, embedding={"provider": "openai"})
+    response = await client.post(f"{API}/search", json={"query": "opening hours"}, headers=owner.headers)
+    error = assert_error(response, 502, "provider_error")
+    assert error["details"] == {"provider": "openai", "model": "text-embedding-3-small"}
+    keyword = await client.post(f"{API}/search", json={"query": "hours", "mode": "keyword"}, headers=owner.headers)
+    assert keyword.status_code == 200, keyword.text  # a keyword search embeds nothing

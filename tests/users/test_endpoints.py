@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import pytest
 from httpx import AsyncClient, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +13,7 @@ from tests.assertions import assert_error
 from tests.conftest import unique
 from tests.factories import PASSWORD, Account, add_user, register, super_admin
 from vocalis.auth.permissions import ROLE_PERMISSIONS
+from vocalis.models.audit import AuditEvent
 from vocalis.models.user import Role, User
 
 USERS = "/api/v1/users/"
@@ -275,13 +277,39 @@ async def test_create_user(client: AsyncClient) -> None:
     assert login.status_code == 200, login.text
 
 
-async def test_admin_may_create_admins_members_and_viewers(client: AsyncClient) -> None:
+async def test_admin_may_create_members_and_viewers(client: AsyncClient) -> None:
     owner = await register(client)
     admin = await add_user(client, owner, Role.ADMIN)
-    for role in (Role.ADMIN, Role.MEMBER, Role.VIEWER):
+    for role in (Role.MEMBER, Role.VIEWER):
         response = await create_user(client, admin, role=role.value)
         assert response.status_code == 201, response.text
         assert response.json()["role"] == role.value
+
+
+async def test_only_owners_create_admins(client: AsyncClient) -> None:
+    owner = await register(client)
+    admin = await add_user(client, owner, Role.ADMIN)
+    error = assert_error(await create_user(client, admin, role="admin"), 403, "forbidden")
+    assert error["details"] == {"role": "admin"}
+    assert (await create_user(client, owner, role="admin")).status_code == 201
+
+
+@pytest.mark.parametrize("password", ["password", "PASSWORD", "iloveyou", "12345678", "trustno1"])
+async def test_create_refuses_a_common_password(client: AsyncClient, password: str) -> None:
+    owner = await register(client)
+    error = assert_error(await create_user(client, owner, password=password), 422, "invalid_input")
+    assert error["details"] == {"field": "password"}
+    assert "common" in error["message"]
+    assert (await client.get(USERS, headers=owner.headers)).json()["total"] == 1
+
+
+@pytest.mark.parametrize("password", ["grace.hopper", "Grace.Hopper!", "H0pper-1906", "reppoh.ecarg", "ghopper99"])
+async def test_create_refuses_a_password_made_of_the_email_or_username(client: AsyncClient, password: str) -> None:
+    owner = await register(client)
+    response = await create_user(client, owner, email="grace.hopper@example.com", username="ghopper", password=password)
+    error = assert_error(response, 422, "invalid_input")
+    assert error["details"] == {"field": "password"}
+    assert "email or username" in error["message"]
 
 
 async def test_member_and_viewer_cannot_create_users(client: AsyncClient) -> None:
@@ -435,9 +463,10 @@ async def test_nobody_raises_their_own_role(client: AsyncClient) -> None:
     admin = await add_user(client, owner, Role.ADMIN)
     viewer = await add_user(client, owner, Role.VIEWER)
 
+    # Only owners change an admin's role, the admin's own included.
     response = await client.put(user_url(admin.user_id), json={"role": "owner"}, headers=admin.headers)
     error = assert_error(response, 403, "forbidden")
-    assert error["details"] == {"role": "owner"}
+    assert error["details"] == {"role": "admin"}
     response = await client.put(user_url(viewer.user_id), json={"role": "member"}, headers=viewer.headers)
     assert_error(response, 403, "forbidden")
 
@@ -578,6 +607,28 @@ async def test_update_keeping_own_email_is_not_a_conflict(client: AsyncClient) -
     assert response.status_code == 200, response.text
 
 
+async def test_a_changed_email_is_no_longer_verified(client: AsyncClient) -> None:
+    owner = await register(client)
+    member = await add_user(client, owner, Role.MEMBER)
+    assert (await client.post(f"{user_url(member.user_id)}/verify", headers=owner.headers)).status_code == 200
+
+    # The same address, differently cased, stays verified.
+    same = {"email": member.email.upper()}
+    response = await client.put(user_url(member.user_id), json=same, headers=member.headers)
+    assert (response.json()["is_verified"], response.json()["verified_at"] is not None) == (True, True)
+
+    new_email = f"{unique()}@example.com"
+    response = await client.put(user_url(member.user_id), json={"email": new_email}, headers=member.headers)
+    assert response.status_code == 200, response.text
+    assert (response.json()["email"], response.json()["is_verified"], response.json()["verified_at"]) == (
+        new_email,
+        False,
+        None,
+    )
+    me = (await client.get("/api/v1/auth/me", headers=member.headers)).json()
+    assert me["is_verified"] is False
+
+
 async def test_update_unknown_or_foreign_user_is_404(client: AsyncClient) -> None:
     owner = await register(client)
     stranger = await register(client)
@@ -655,6 +706,63 @@ async def test_admin_cannot_delete_an_owner(client: AsyncClient) -> None:
     assert_error(await client.delete(user_url(owner.user_id), headers=admin.headers), 403, "forbidden")
     response = await client.delete(user_url(owner.user_id), params={"hard": "true"}, headers=admin.headers)
     assert_error(response, 403, "forbidden")
+
+
+async def test_only_owners_demote_deactivate_or_delete_admins(client: AsyncClient) -> None:
+    owner = await register(client)
+    admin = await add_user(client, owner, Role.ADMIN)
+    other = await add_user(client, owner, Role.ADMIN)
+    for change in ({"role": "member"}, {"is_active": False}, {"first_name": "Hacked"}):
+        error = assert_error(
+            await client.put(user_url(other.user_id), json=change, headers=admin.headers), 403, "forbidden"
+        )
+        assert error["details"] == {"role": "admin"}
+    for hard in ("false", "true"):
+        response = await client.delete(user_url(other.user_id), params={"hard": hard}, headers=admin.headers)
+        assert_error(response, 403, "forbidden")
+    body = (await client.get(user_url(other.user_id), headers=owner.headers)).json()
+    assert (body["role"], body["is_active"], body["first_name"]) == ("admin", True, None)
+
+    # The owner may.
+    response = await client.put(user_url(other.user_id), json={"role": "member"}, headers=owner.headers)
+    assert response.json()["role"] == "member"
+    response = await client.delete(user_url(admin.user_id), params={"hard": "true"}, headers=owner.headers)
+    assert response.status_code == 204, response.text
+
+
+async def test_an_admin_still_manages_members_and_viewers(client: AsyncClient) -> None:
+    owner = await register(client)
+    admin = await add_user(client, owner, Role.ADMIN)
+    member = await add_user(client, owner, Role.MEMBER)
+    viewer = await add_user(client, owner, Role.VIEWER)
+    assert (
+        await client.put(user_url(viewer.user_id), json={"role": "member"}, headers=admin.headers)
+    ).status_code == 200
+    assert (
+        await client.delete(user_url(member.user_id), params={"hard": "true"}, headers=admin.headers)
+    ).status_code == 204
+    error = assert_error(
+        await client.put(user_url(viewer.user_id), json={"role": "admin"}, headers=admin.headers), 403, "forbidden"
+    )
+    assert error["details"] == {"role": "admin"}
+
+
+async def test_a_hard_deleted_actor_stays_in_the_audit_trail(client: AsyncClient, session: AsyncSession) -> None:
+    owner = await register(client)
+    second = await add_user(client, owner, Role.OWNER)
+    member = await add_user(client, owner, Role.MEMBER)
+    assert (await client.delete(user_url(member.user_id), headers=second.headers)).status_code == 204
+    response = await client.delete(user_url(second.user_id), params={"hard": "true"}, headers=owner.headers)
+    assert response.status_code == 204, response.text
+
+    actors = (
+        await session.execute(
+            select(AuditEvent.actor_user_id, AuditEvent.actor_email).where(
+                AuditEvent.action == "user.deleted", AuditEvent.target_id == member.user_id
+            )
+        )
+    ).all()
+    assert [tuple(actor) for actor in actors] == [(second.user_id, second.email)]
 
 
 async def test_last_owner_cannot_be_deleted(client: AsyncClient) -> None:

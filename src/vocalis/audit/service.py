@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vocalis.kit.db import utcnow
 from vocalis.models.audit import AuditEvent
+from vocalis.models.user import User
 
 
 async def record(
@@ -21,11 +22,15 @@ async def record(
     ip_address: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """Add an audit event to the session."""
+    """Add an audit event to the session, with the acting user's email kept beside their id (the trail must name
+    them after they are deleted)."""
+    # Usually in the identity map already: the request loaded its user while authenticating.
+    actor = await session.get(User, actor_user_id) if actor_user_id is not None else None
     session.add(
         AuditEvent(
             tenant_id=tenant_id,
             actor_user_id=actor_user_id,
+            actor_email=actor.email if actor is not None else None,
             actor_api_key_id=actor_api_key_id,
             action=action,
             target_type=target_type,

@@ -9,7 +9,8 @@ from vocalis.auth import service
 from vocalis.auth.cache import PrincipalCache
 from vocalis.auth.principal import Principal
 from vocalis.auth.tokens import API_KEY_PREFIX
-from vocalis.dependencies import AppSettings, Session
+from vocalis.dependencies import AppDatabase, AppSettings, Session
+from vocalis.kit.db import ALL_TENANTS, act_for
 from vocalis.kit.errors import Unauthorized
 
 # These only describe the schemes in OpenAPI (and power the Authorize button); `authenticate` reads the headers.
@@ -30,6 +31,20 @@ AuthCache = Annotated[PrincipalCache, Depends(get_auth_cache)]
 
 
 async def _principal(
+    session: Session,
+    settings: AppSettings,
+    cache: PrincipalCache,
+    oauth_token: str | None,
+    api_key: str | None,
+) -> Principal | None:
+    principal = await _authenticate(session, settings, cache, oauth_token, api_key)
+    if principal is not None:
+        # From here on the request's transaction sees only the caller's tenant (a super admin's: every tenant).
+        await act_for(session, ALL_TENANTS if principal.is_super_admin else principal.tenant_id)
+    return principal
+
+
+async def _authenticate(
     session: Session,
     settings: AppSettings,
     cache: PrincipalCache,
@@ -69,6 +84,22 @@ async def authenticate_optional(
     return await _principal(session, settings, cache, oauth_token, api_key)
 
 
+async def authenticate_sessionless(
+    database: AppDatabase,
+    settings: AppSettings,
+    cache: AuthCache,
+    oauth_token: Annotated[str | None, Depends(_oauth2)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal:
+    """`authenticate` in a short transaction of its own, for endpoints that wait on other servers (a provider):
+    the request then holds no database connection while it waits, and its service opens its own transactions."""
+    async with database.transaction() as session:
+        principal = await _principal(session, settings, cache, oauth_token, api_key)
+    if principal is None:
+        raise Unauthorized()
+    return principal
+
+
 async def client_info(request: Request) -> service.Client:
     ip = request.client.host if request.client else None
     return service.Client(ip_address=ip, user_agent=request.headers.get("user-agent"))
@@ -76,4 +107,5 @@ async def client_info(request: Request) -> service.Client:
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
 OptionalPrincipal = Annotated[Principal | None, Depends(authenticate_optional)]
+SessionlessPrincipal = Annotated[Principal, Depends(authenticate_sessionless)]
 ClientInfo = Annotated[service.Client, Depends(client_info)]

@@ -54,5 +54,7 @@ async def me(session: Session, cache: AuthCache, principal: CurrentPrincipal) ->
 
 
 @router.post("/change-password", summary="Change your password", status_code=status.HTTP_204_NO_CONTENT)
-async def change_password(data: ChangePasswordRequest, session: Session, principal: CurrentPrincipal) -> None:
-    await service.change_password(session, principal, data.current_password, data.new_password)
+async def change_password(
+    data: ChangePasswordRequest, session: Session, principal: CurrentPrincipal, settings: AppSettings, limiter: Limiter
+) -> None:
+    await service.change_password(session, principal, settings, limiter, data.current_password, data.new_password)

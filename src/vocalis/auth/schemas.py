@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from vocalis.models.user import Role
 
+# Only the length here: which passwords are refused (common ones, ones made of the user's email) is decided where the
+# user is known, by `passwords.ensure_acceptable_password`.
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 
 

@@ -12,13 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vocalis.audit import service as audit
 from vocalis.auth import repository
 from vocalis.auth.cache import PrincipalCache, invalidate
-from vocalis.auth.passwords import hash_password, verify_password
+from vocalis.auth.passwords import ensure_acceptable_password, hash_password, verify_password
 from vocalis.auth.permissions import API_KEY_DEFAULT_SCOPES, Permission, permissions_for
 from vocalis.auth.principal import Principal
 from vocalis.auth.schemas import TokenResponse, UserRead
 from vocalis.auth.tokens import create_access_token, digest, new_api_key, new_refresh_token
 from vocalis.config import Settings
-from vocalis.kit.db import utcnow, write_independently
+from vocalis.kit.db import ALL_TENANTS, act_for, advisory_lock, utcnow, write_independently
 from vocalis.kit.errors import Forbidden, TenantSuspended, Unauthorized
 from vocalis.kit.ratelimit import RateLimiter
 from vocalis.models.tenant import ApiKey, Tenant, TenantStatus
@@ -51,6 +51,7 @@ async def login(
     # Failures count per account *and* address, so an attacker elsewhere cannot lock the real user out.
     await limiter.check(settings.login_failures_per_account, "login-failed", account, address)
 
+    await act_for(session, ALL_TENANTS)  # a login is by email, across tenants
     found = await repository.user_by_email(session, account)
     valid, upgraded_hash = await verify_password(password, found[0].password_hash if found else None)
     if found is None or not valid:
@@ -70,6 +71,7 @@ async def login(
         raise Unauthorized("Invalid email or password")
 
     user, tenant = found
+    await act_for(session, tenant.id)
     if not user.is_active:
         raise Forbidden("This account is disabled")
     ensure_tenant_usable(tenant)
@@ -111,10 +113,12 @@ async def _issue_tokens(
 
 async def refresh(session: AsyncSession, settings: Settings, refresh_token: str) -> TokenResponse:
     """Rotate a refresh token. Presenting an already-rotated token revokes its whole session family."""
+    await act_for(session, ALL_TENANTS)  # the token names its session, and so its tenant
     found = await repository.refresh_token_for_update(session, digest(refresh_token))
     if found is None:
         raise Unauthorized("Invalid refresh token")
     token, auth_session = found
+    await act_for(session, auth_session.tenant_id)
     now = utcnow()
     if auth_session.revoked_at is not None or auth_session.expires_at <= now:
         raise Unauthorized("Session has ended")
@@ -154,6 +158,8 @@ async def logout(session: AsyncSession, principal: Principal | None, refresh_tok
     """End a session, identified by the caller's access token or by a refresh token."""
     session_id = principal.session_id if principal else None
     if refresh_token is not None:
+        if principal is None:
+            await act_for(session, ALL_TENANTS)  # the token names its session, and so its tenant
         found = await repository.refresh_token_for_update(session, digest(refresh_token))
         if found is None or (session_id is not None and found[1].id != session_id):
             raise Unauthorized("Invalid refresh token")
@@ -175,15 +181,26 @@ async def current_user(session: AsyncSession, cache: PrincipalCache, principal: 
 
 
 async def change_password(
-    session: AsyncSession, principal: Principal, current_password: str, new_password: str
+    session: AsyncSession,
+    principal: Principal,
+    settings: Settings,
+    limiter: RateLimiter,
+    current_password: str,
+    new_password: str,
 ) -> None:
-    """Change the caller's password and end every other session of theirs."""
+    """Change the caller's password and end every other session of theirs. Wrong current passwords are limited per
+    account as failed logins are, so a stolen session cannot be used to guess the password."""
     user = await session.get(User, principal.require_user())
     if user is None:
         raise Unauthorized()
+    account = str(user.id)
+    await limiter.check(settings.login_failures_per_account, "password-failed", account)
     valid, _ = await verify_password(current_password, user.password_hash)
     if not valid:
+        await limiter.hit(settings.login_failures_per_account, "password-failed", account)
         raise Forbidden("Current password is incorrect", details={"field": "current_password"})
+    await limiter.clear(settings.login_failures_per_account, "password-failed", account)
+    ensure_acceptable_password(new_password, (user.email, user.username), "new_password")
     user.password_hash = await hash_password(new_password)
     user.password_changed_at = utcnow()
     await repository.revoke_sessions(
@@ -201,6 +218,7 @@ async def authenticate_access_token(
     if cached is not None and cached.principal.user_id == claims["sub"]:
         return cached.principal
     generation = cache.generation
+    await act_for(session, uuid.UUID(claims["tid"]))  # signed by us: the tenant it names is the user's
     found = await repository.user_for_access(session, claims["sub"], claims["sid"])
     if found is None:
         raise Unauthorized("Invalid access token")
@@ -234,6 +252,7 @@ async def authenticate_api_key(
     if cached is not None:
         return cached.principal
     generation = cache.generation
+    await act_for(session, ALL_TENANTS)  # the key names its tenant
     found = await repository.api_key_by_hash(session, key_hash)
     if found is None:
         raise Unauthorized("Invalid API key")
@@ -275,7 +294,9 @@ async def revoke_api_keys(session: AsyncSession, tenant_id: uuid.UUID) -> None:
 async def replace_api_key(
     session: AsyncSession, tenant_id: uuid.UUID, created_by: uuid.UUID | None
 ) -> tuple[str, ApiKey]:
-    """Revoke the tenant's API keys and issue a new one: the raw key (shown once, never stored) and its record."""
+    """Revoke the tenant's API keys and issue a new one: the raw key (shown once, never stored) and its record.
+    Replacements of one tenant's key run one after another, so the later one also revokes the earlier one's key."""
+    await advisory_lock(session, "api_keys", tenant_id)
     await repository.revoke_api_keys(session, tenant_id)
     raw = new_api_key()
     key = ApiKey(

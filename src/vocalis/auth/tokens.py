@@ -5,12 +5,12 @@ import secrets
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
 import jwt
 
 from vocalis.config import Settings
+from vocalis.kit import crypto
 from vocalis.kit.errors import Unauthorized
 
 ALGORITHM = "HS256"
@@ -19,14 +19,20 @@ API_KEY_PREFIX = "vk_"
 REFRESH_TOKEN_PREFIX = "vr_"
 
 
-@cache
-def _fingerprint(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
+# Labels of the keys derived from the server's secret key for access tokens (kit/crypto.py derives them).
+_SIGNING_KEY_LABEL = b"vocalis:access-token-signing:v1"
+_KEY_ID_LABEL = b"vocalis:access-token-key-id:v1"
+
+
+def signing_key(settings: Settings) -> bytes:
+    """The HS256 key of access tokens: derived from the secret key, apart from the key that seals credentials."""
+    return crypto.derive_key(settings.signing_key, _SIGNING_KEY_LABEL)
 
 
 def key_id(settings: Settings) -> str:
-    """A public fingerprint of the signing key, sent as `kid` so keys can be rotated."""
-    return _fingerprint(settings.signing_key)
+    """The `kid` sent with access tokens, so keys can be rotated: derived like a key, so it tells nothing about the
+    secret key or the signing key."""
+    return crypto.derive_key(settings.signing_key, _KEY_ID_LABEL)[:8].hex()
 
 
 def create_access_token(settings: Settings, *, user_id: uuid.UUID, tenant_id: uuid.UUID, session_id: uuid.UUID) -> str:
@@ -42,7 +48,7 @@ def create_access_token(settings: Settings, *, user_id: uuid.UUID, tenant_id: uu
         "exp": now + timedelta(seconds=settings.access_token_ttl_seconds),
         "jti": uuid.uuid4().hex,
     }
-    return jwt.encode(claims, settings.signing_key, algorithm=ALGORITHM, headers={"kid": key_id(settings)})
+    return jwt.encode(claims, signing_key(settings), algorithm=ALGORITHM, headers={"kid": key_id(settings)})
 
 
 class VerifiedTokens:
@@ -77,7 +83,7 @@ def decode_access_token(settings: Settings, token: str) -> dict[str, Any]:
             raise Unauthorized("Invalid access token")
         claims: dict[str, Any] = jwt.decode(
             token,
-            settings.signing_key,
+            signing_key(settings),
             algorithms=[ALGORITHM],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,

@@ -14,7 +14,7 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vocalis.billing import repository
-from vocalis.kit.db import utcnow
+from vocalis.kit.db import advisory_lock, utcnow
 from vocalis.kit.errors import InvalidInput, NotFound, QuotaExceeded
 from vocalis.models.billing import Plan, Subscription
 
@@ -146,11 +146,16 @@ async def ensure_capacity(
     session: AsyncSession, tenant_id: uuid.UUID, resource: Resource, count: Count | None = None, adding: int = 1
 ) -> None:
     """Raise QuotaExceeded when adding `adding` of a resource would pass the tenant's plan limit. A counted resource
-    comes with `count`, its owner's function that counts what the tenant has (called only when the plan limits it)."""
+    comes with `count`, its owner's function that counts what the tenant has (called only when the plan limits it).
+
+    A limited counted resource stays locked for the tenant until the caller's transaction ends, so parallel creates
+    (on any replica) count one after another, each seeing what the one before it committed."""
     subscription, plan = await current_subscription(session, tenant_id)
     limit = _limit(plan, resource)
     if limit is None:
         return
+    if resource in COUNTED:
+        await advisory_lock(session, "quota", tenant_id, resource.value)
     if resource in METERED:
         used = await _metered(session, tenant_id, resource, subscription.current_period_start)
     elif count is None:

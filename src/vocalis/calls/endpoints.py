@@ -4,10 +4,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, WebSocket, status
 
-from vocalis.auth.dependencies import CurrentPrincipal
+from vocalis.auth.dependencies import CurrentPrincipal, SessionlessPrincipal
 from vocalis.calls import live, service
 from vocalis.calls.schemas import CallDetail, CallRead, CallTurnRead, ChatReply, ChatRequest, WebCallCreated
-from vocalis.dependencies import AppSettings, BlobStorage, Session
+from vocalis.dependencies import AppDatabase, AppSettings, BlobStorage, Session
 from vocalis.kit.errors import ErrorResponse
 from vocalis.kit.pagination import Page, Pagination
 from vocalis.models.call import Call, CallDirection, CallKind, CallStatus
@@ -33,10 +33,12 @@ def _read(call: Call) -> CallRead:
     responses=_QUOTA,
 )
 async def create_web_call(
-    agent_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal
+    agent_id: uuid.UUID, request: Request, session: Session, principal: CurrentPrincipal, settings: AppSettings
 ) -> WebCallCreated:
     call, token, expires_at = await service.start_web_call(session, principal, agent_id)
-    base = str(request.base_url).replace("http", "ws", 1).rstrip("/")
+    # The configured public address when there is one: the request's Host header is whatever the client sent.
+    public = settings.public_base_url or request.base_url
+    base = str(public).replace("http", "ws", 1).rstrip("/")
     return WebCallCreated(
         call_id=call.id,
         websocket_url=f"{base}/api/v1/calls/{call.id}/websocket?token={token}",
@@ -53,14 +55,20 @@ async def create_web_call(
     response_model=ChatReply,
     responses={
         **_QUOTA,
-        409: {"model": ErrorResponse, "description": "The chat session has ended"},
+        409: {"model": ErrorResponse, "description": "The chat session has ended, or answered another message"},
+        429: {"model": ErrorResponse, "description": "Too many requests to providers are running"},
         502: {"model": ErrorResponse, "description": "The agent's LLM provider failed or cannot be used"},
     },
 )
 async def chat(
-    agent_id: uuid.UUID, data: ChatRequest, session: Session, principal: CurrentPrincipal, settings: AppSettings
+    agent_id: uuid.UUID,
+    data: ChatRequest,
+    database: AppDatabase,
+    principal: SessionlessPrincipal,
+    settings: AppSettings,
 ) -> ChatReply:
-    return await service.chat(session, principal, settings, agent_id, data)
+    # No request session: the service holds no connection while the LLM answers.
+    return await service.chat(database, principal, settings, agent_id, data)
 
 
 @router.get("/calls", summary="List calls", response_model=Page[CallRead])

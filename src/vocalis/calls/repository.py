@@ -12,8 +12,7 @@ from vocalis.kit.pagination import PageParams, paginate
 from vocalis.models.call import LIVE_STATUSES, Call, CallKind, CallStatus, CallTurn
 from vocalis.models.tenant import Tenant
 
-# A live call refreshes its heartbeat this often; one silent for HEARTBEAT_GRACE is taken for dead.
-HEARTBEAT_INTERVAL = timedelta(seconds=15)
+# A live call refreshes its heartbeat every `Settings.call_heartbeat_seconds`; one silent this long is taken for dead.
 HEARTBEAT_GRACE = timedelta(seconds=60)
 # A text chat with no message for this long is over.
 CHAT_IDLE = timedelta(minutes=30)
@@ -22,6 +21,12 @@ CHAT_IDLE = timedelta(minutes=30)
 async def lock_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> None:
     """Serialise call admission per tenant across every replica, until the transaction ends."""
     await session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
+
+
+async def tenant_status(session: AsyncSession, tenant_id: uuid.UUID) -> str | None:
+    """The tenant's status (active, suspended, deleted); None if its row is gone."""
+    result: str | None = await session.scalar(select(Tenant.status).where(Tenant.id == tenant_id))
+    return result
 
 
 async def count_live(session: AsyncSession, tenant_id: uuid.UUID) -> int:

@@ -21,12 +21,14 @@ from vocalis.calls import repository
 from vocalis.calls.schemas import CallUsage, ChatReply, ChatRequest
 from vocalis.config import Settings
 from vocalis.credentials import service as credentials
-from vocalis.kit.db import after_rollback, utcnow
+from vocalis.kit.db import ALL_TENANTS, Database, act_for, after_rollback, utcnow
 from vocalis.kit.errors import Conflict, NotFound, ProviderError, QuotaExceeded
+from vocalis.kit.outbound import OutboundBusy
 from vocalis.kit.pagination import PageParams
 from vocalis.kit.storage import Storage
 from vocalis.knowledge import service as knowledge
 from vocalis.models.call import Call, CallDirection, CallKind, CallStatus, CallTurn
+from vocalis.models.tenant import TenantStatus
 from vocalis.voice.audio import wav
 from vocalis.voice.engine import CallOutcome, TimeLimit
 from vocalis.voice.settings import VoiceSettings
@@ -35,6 +37,8 @@ from vocalis.voice.thinking import Message, ThinkerError, TokenUsage, build_prom
 
 JOIN_TOKEN_TTL = timedelta(seconds=60)
 PASSAGES_PER_TURN = 3
+# A tenant that may no longer have calls: the end reason of its calls, and what a caller joining one is told.
+TENANT_CLOSED = {"tenant_suspended": "This tenant is suspended", "tenant_deleted": "This tenant has been deleted"}
 
 
 def token_hash(token: str) -> str:
@@ -87,8 +91,25 @@ async def start_web_call(
 
 
 async def join_web_call(session: AsyncSession, call_id: uuid.UUID, token: str) -> Call | None:
-    """The web call the token opens, now in progress; None for a wrong, used or expired token."""
-    return await repository.claim(session, call_id, token_hash(token))
+    """The web call the token opens, now in progress; None for a wrong, used or expired token. When the tenant was
+    suspended or deleted since the token was issued, the call is canceled instead, its end reason (a key of
+    TENANT_CLOSED) saying why."""
+    await act_for(session, ALL_TENANTS)  # the token names its call, and so its tenant
+    call = await repository.claim(session, call_id, token_hash(token))
+    if call is not None:
+        await act_for(session, call.tenant_id)
+        closed = await _tenant_closed(session, call.tenant_id)
+        if closed is not None:
+            await _close(session, call, CallStatus.CANCELED, closed, None, CallUsage())
+    return call
+
+
+async def _tenant_closed(session: AsyncSession, tenant_id: uuid.UUID) -> str | None:
+    """Why the tenant may no longer have calls (an end reason), or None while it is active."""
+    status = await repository.tenant_status(session, tenant_id)
+    if status == TenantStatus.ACTIVE:
+        return None
+    return "tenant_suspended" if status == TenantStatus.SUSPENDED else "tenant_deleted"
 
 
 def agent_of(call: Call) -> AgentRead:
@@ -97,16 +118,17 @@ def agent_of(call: Call) -> AgentRead:
 
 
 async def passages(
-    session: AsyncSession,
+    database: Database,
     settings: Settings,
     tenant_id: uuid.UUID,
     knowledge_base_ids: Sequence[uuid.UUID],
     query: str,
 ) -> list[str]:
-    """The agent's knowledge that best answers what the caller just said."""
+    """The agent's knowledge that best answers what the caller just said (in short transactions of its own: none is
+    open while the query is embedded)."""
     if not knowledge_base_ids:
         return []
-    hits = await knowledge.retrieve(session, settings, tenant_id, knowledge_base_ids, query, PASSAGES_PER_TURN)
+    hits = await knowledge.retrieve(database, settings, tenant_id, knowledge_base_ids, query, PASSAGES_PER_TURN)
     return [hit.content for hit in hits]
 
 
@@ -118,7 +140,7 @@ async def llm_endpoint(
     if voice.llm.provider == "extractive":
         return None
     credential = await credentials.resolve(session, settings, tenant_id, voice.llm.provider)
-    return LLMEndpoint(credential.api_key, credential.base_url) if credential else None
+    return LLMEndpoint(credential.api_key, credential.base_url, owner=str(tenant_id)) if credential else None
 
 
 async def time_limit(session: AsyncSession, tenant_id: uuid.UUID, voice: VoiceSettings) -> TimeLimit:
@@ -131,31 +153,55 @@ async def time_limit(session: AsyncSession, tenant_id: uuid.UUID, voice: VoiceSe
 
 
 async def chat(
-    session: AsyncSession, principal: Principal, settings: Settings, agent_id: uuid.UUID, data: ChatRequest
+    database: Database, principal: Principal, settings: Settings, agent_id: uuid.UUID, data: ChatRequest
 ) -> ChatReply:
-    """One message of a text chat with an agent: the same thinking as a voice call, without audio."""
+    """One message of a text chat with an agent: the same thinking as a voice call, without audio.
+
+    No database connection is held while the LLM (or an embeddings API) answers: what the turn needs is read in one
+    short transaction, and the exchange recorded in another, which answers 409 when the chat ended or another
+    message was answered meanwhile. A new chat's record is created only then, so a failed first message leaves none."""
     principal.require(Permission.CALLS_WRITE)
-    agent_row = await agents.load_agent(session, principal.tenant_id, agent_id)
+    tenant_id = principal.tenant_id
+    call: Call | None = None
     history: list[CallTurn] = []
-    if data.session_id is None:
-        call = await _open_chat(session, principal.tenant_id, AgentRead.model_validate(agent_row))
-    else:
-        call, history = await _continue_chat(session, principal.tenant_id, agent_id, data.session_id)
-    agent = agent_of(call)
-    voice = VoiceSettings.model_validate(agent)
-    sources = await passages(session, settings, principal.tenant_id, agent.knowledge_base_ids, data.message)
-    heard_at = _elapsed_ms(call)
+    async with database.transaction(tenant_id) as session:
+        agent_row = await agents.load_agent(session, tenant_id, agent_id)
+        if data.session_id is None:
+            await admit(session, tenant_id, holds_slot=False)
+            agent = AgentRead.model_validate(agent_row)
+        else:
+            call = await _chat_session(session, tenant_id, agent_id, data.session_id)
+            history = await repository.turns(session, tenant_id, call.id)
+            agent = agent_of(call)
+        voice = VoiceSettings.model_validate(agent)
+        endpoint = await llm_endpoint(session, settings, tenant_id, voice)
+    started_at = call.started_at if call is not None else utcnow()
+    assert started_at is not None
+    heard_at = _elapsed_ms(started_at)
+    sources = await passages(database, settings, tenant_id, agent.knowledge_base_ids, data.message)
     try:
-        endpoint = await llm_endpoint(session, settings, principal.tenant_id, voice)
-        thinker = thinker_for(voice.llm, endpoint)
+        thinker = thinker_for(settings, voice.llm, endpoint)
         reply, ended = await think(thinker, build_prompt(voice, _chat_messages(voice, history, data.message), sources))
     except (ProviderUnavailable, ThinkerError) as error:
-        # Nothing of this message is kept (the transaction rolls back): the caller may send it again.
+        if isinstance(error.__cause__, OutboundBusy):
+            raise error.__cause__ from None  # 429: the tenant's own requests fill its cap; the provider did not fail
+        # Nothing of this message is kept: the caller may send it again.
         raise ProviderError(str(error), details={"provider": voice.llm.provider, "model": voice.llm.model}) from error
 
-    usage = _record_exchange(session, call, len(history), (data.message, heard_at), reply, thinker.usage)
-    if ended is not None:
-        await _close(session, call, CallStatus.COMPLETED, ended.reason, None, usage)
+    async with database.transaction(tenant_id) as session:
+        if call is None:
+            call = await _open_chat(session, tenant_id, agent, started_at)
+        else:
+            # Locked, so two messages to one session (or the idle sweep) take turns rather than interleave.
+            call = await _chat_session(session, tenant_id, agent_id, call.id, lock=True)
+            if len(await repository.turns(session, tenant_id, call.id)) != len(history):
+                raise Conflict(
+                    "Another message to this chat session was answered meanwhile; send yours again",
+                    details={"session_id": str(call.id)},
+                )
+        usage = _record_exchange(session, call, len(history), (data.message, heard_at), reply, thinker.usage)
+        if ended is not None:
+            await _close(session, call, CallStatus.COMPLETED, ended.reason, None, usage)
     return ChatReply(
         session_id=call.id,
         reply=reply,
@@ -172,7 +218,8 @@ def _record_exchange(
     """Add a chat's message (and when it was heard) and the agent's reply to its transcript, and its tokens to its
     usage; returns the chat's usage so far."""
     message, heard_at = heard
-    replied_at = _elapsed_ms(call)
+    assert call.started_at is not None
+    replied_at = _elapsed_ms(call.started_at)
     user_turn = CallTurn(role="user", text=message, started_ms=heard_at, ended_ms=heard_at, interrupted=False)
     agent_turn = CallTurn(
         role="agent",
@@ -191,17 +238,15 @@ def _record_exchange(
     return usage
 
 
-async def _open_chat(session: AsyncSession, tenant_id: uuid.UUID, agent: AgentRead) -> Call:
-    await admit(session, tenant_id, holds_slot=False)
-    now = utcnow()
+async def _open_chat(session: AsyncSession, tenant_id: uuid.UUID, agent: AgentRead, started_at: datetime) -> Call:
     call = Call(
         tenant_id=tenant_id,
         agent_id=agent.id,
         kind=CallKind.TEXT,
         direction=CallDirection.INBOUND,
         status=CallStatus.IN_PROGRESS,
-        started_at=now,
-        heartbeat_at=now,
+        started_at=started_at,
+        heartbeat_at=started_at,
         agent_snapshot=agent.model_dump(mode="json"),
         usage={},
     )
@@ -210,16 +255,16 @@ async def _open_chat(session: AsyncSession, tenant_id: uuid.UUID, agent: AgentRe
     return call
 
 
-async def _continue_chat(
-    session: AsyncSession, tenant_id: uuid.UUID, agent_id: uuid.UUID, session_id: uuid.UUID
-) -> tuple[Call, list[CallTurn]]:
-    # Locked, so two messages to one session (or the idle sweep) take turns rather than interleave.
-    call = await repository.get(session, tenant_id, session_id, lock=True)
+async def _chat_session(
+    session: AsyncSession, tenant_id: uuid.UUID, agent_id: uuid.UUID, session_id: uuid.UUID, *, lock: bool = False
+) -> Call:
+    """The agent's chat session, still in progress (404 for anything else, 409 once it has ended)."""
+    call = await repository.get(session, tenant_id, session_id, lock=lock)
     if call is None or call.kind != CallKind.TEXT or call.agent_id != agent_id:
         raise NotFound("Chat session not found")
     if call.status != CallStatus.IN_PROGRESS:
         raise Conflict("This chat session has ended; start a new one", details={"end_reason": call.end_reason})
-    return call, await repository.turns(session, tenant_id, call.id)
+    return call
 
 
 def _chat_messages(voice: VoiceSettings, history: list[CallTurn], message: str) -> list[Message]:
@@ -229,9 +274,8 @@ def _chat_messages(voice: VoiceSettings, history: list[CallTurn], message: str) 
     return [*opening, *said, Message(role="user", content=message)]
 
 
-def _elapsed_ms(call: Call) -> int:
-    assert call.started_at is not None
-    return round((utcnow() - call.started_at).total_seconds() * 1000)
+def _elapsed_ms(started_at: datetime) -> int:
+    return round((utcnow() - started_at).total_seconds() * 1000)
 
 
 async def finish(session: AsyncSession, storage: Storage, call_id: uuid.UUID, outcome: CallOutcome) -> Call:
@@ -307,8 +351,11 @@ async def quota_counts(session: AsyncSession, tenant_id: uuid.UUID) -> dict[Reso
     return {Resource.CONCURRENT_CALLS: await repository.count_live(session, tenant_id)}
 
 
-async def heartbeat(session: AsyncSession, call_id: uuid.UUID) -> None:
+async def heartbeat(session: AsyncSession, tenant_id: uuid.UUID, call_id: uuid.UUID) -> str | None:
+    """Keep a live call's slot; returns the end reason when its tenant may no longer have calls (suspended or
+    deleted since the call started), so that the call ends."""
     await repository.heartbeat(session, call_id)
+    return await _tenant_closed(session, tenant_id)
 
 
 async def end_abandoned(session: AsyncSession) -> int:

@@ -4,11 +4,12 @@ import procrastinate
 from procrastinate import JobContext
 
 from vocalis.calls import service
+from vocalis.kit.db import ALL_TENANTS
 from vocalis.kit.jobs import WorkerContext
 
 
 async def end_abandoned_calls(context: JobContext, timestamp: int) -> None:
-    async with WorkerContext.of(context).database.transaction() as session:
+    async with WorkerContext.of(context).database.transaction(ALL_TENANTS) as session:
         await service.end_abandoned(session)
 
 

@@ -2,10 +2,10 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from vocalis.auth.dependencies import CurrentPrincipal
+from vocalis.auth.dependencies import CurrentPrincipal, SessionlessPrincipal
 from vocalis.credentials import service
 from vocalis.credentials.schemas import CredentialCreate, CredentialRead, CredentialTestResult, CredentialUpdate
-from vocalis.dependencies import AppSettings, Session
+from vocalis.dependencies import AppDatabase, AppSettings, Session
 from vocalis.kit.errors import ErrorResponse
 from vocalis.kit.pagination import Page, Pagination
 from vocalis.models.credential import ProviderCredential
@@ -24,7 +24,10 @@ async def list_credentials(session: Session, principal: CurrentPrincipal, page: 
     summary="Store a provider API key (encrypted)",
     response_model=CredentialRead,
     status_code=status.HTTP_201_CREATED,
-    responses={409: {"model": ErrorResponse, "description": "The tenant already has a credential for this provider"}},
+    responses={
+        409: {"model": ErrorResponse, "description": "The tenant already has a credential for this provider"},
+        422: {"model": ErrorResponse, "description": "Invalid, or a base_url at an address this server does not call"},
+    },
 )
 async def create_credential(
     data: CredentialCreate, session: Session, principal: CurrentPrincipal, settings: AppSettings
@@ -61,8 +64,10 @@ async def delete_credential(credential_id: uuid.UUID, session: Session, principa
     "/{credential_id}/test",
     summary="Check the key with its provider (a refused key is ok=false, not an error)",
     response_model=CredentialTestResult,
+    responses={429: {"model": ErrorResponse, "description": "Too many requests to providers are running"}},
 )
 async def check_credential(
-    credential_id: uuid.UUID, session: Session, principal: CurrentPrincipal, settings: AppSettings
+    credential_id: uuid.UUID, database: AppDatabase, principal: SessionlessPrincipal, settings: AppSettings
 ) -> CredentialTestResult:
-    return await service.check_credential(session, principal, settings, credential_id)
+    # No request session: the service holds no connection while the provider answers.
+    return await service.check_credential(database, principal, settings, credential_id)

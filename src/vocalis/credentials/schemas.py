@@ -19,13 +19,13 @@ DEFAULT_NAMES: dict[str, str] = {"openai": "OpenAI", "elevenlabs": "ElevenLabs",
 
 
 def _base_url(value: str) -> str:
+    if "?" in value or "#" in value:  # even an empty query or fragment (urlsplit drops those)
+        raise ValueError("must not have a query string or fragment")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an http:// or https:// URL with a host")
     if parts.username is not None or parts.password is not None:
         raise ValueError("must not contain a user name or password; the API key goes in api_key")
-    if parts.query or parts.fragment:
-        raise ValueError("must not have a query string or fragment")
     _ = parts.port  # raises ValueError for a port out of range
     try:
         httpx.URL(value)

@@ -21,9 +21,9 @@ from vocalis.credentials.schemas import (
     CredentialTestResult,
     CredentialUpdate,
 )
-from vocalis.kit import crypto
-from vocalis.kit.db import utcnow
-from vocalis.kit.errors import AppError, Conflict, NotFound
+from vocalis.kit import crypto, outbound
+from vocalis.kit.db import Database, utcnow
+from vocalis.kit.errors import AppError, Conflict, InvalidInput, NotFound
 from vocalis.kit.pagination import PageParams
 from vocalis.models.credential import ProviderCredential
 
@@ -50,17 +50,20 @@ async def create_credential(
 ) -> ProviderCredential:
     """Store the tenant's key for a provider (one per provider), encrypted."""
     principal.require(Permission.CREDENTIALS_WRITE)
+    _check_base_url(settings, data.base_url)
     existing = await repository.by_provider(session, principal.tenant_id, data.provider)
     if existing is not None:
         raise Conflict(
             f"There is already a '{data.provider}' credential; change its key with PATCH /api/v1/credentials/{{id}}",
             details={"provider": data.provider, "credential_id": str(existing.id)},
         )
+    credential_id = uuid.uuid4()  # known before the insert: the sealed key is bound to it
     credential = ProviderCredential(
+        id=credential_id,
         tenant_id=principal.tenant_id,
         provider=data.provider,
         name=data.name or DEFAULT_NAMES[data.provider],
-        encrypted_api_key=crypto.encrypt(settings.signing_key, data.api_key),
+        encrypted_api_key=_seal(settings, principal.tenant_id, credential_id, data.api_key),
         api_key_hint=_hint(data.api_key),
         base_url=data.base_url or DEFAULT_BASE_URLS[data.provider],
     )
@@ -96,18 +99,29 @@ async def update_credential(
     credential_id: uuid.UUID,
     data: CredentialUpdate,
 ) -> ProviderCredential:
-    """Rename a credential, rotate its key or point it at another server; a new key or URL clears the last test."""
+    """Rename a credential, rotate its key or point it at another server; a new key or URL clears the last test.
+
+    A new URL needs the key again: the stored one must not follow a URL to another server."""
     principal.require(Permission.CREDENTIALS_WRITE)
+    _check_base_url(settings, data.base_url)
     credential = await _credential(session, principal.tenant_id, credential_id)
+    new_base_url = (
+        (data.base_url or DEFAULT_BASE_URLS[credential.provider]) if "base_url" in data.model_fields_set else None
+    )
+    if new_base_url not in (None, credential.base_url) and data.api_key is None:
+        raise InvalidInput(
+            "Changing base_url needs the api_key again (the stored key is not sent to a new server)",
+            details={"field": "api_key"},
+        )
     if data.name is not None:
         credential.name = data.name
     untested = False
     if data.api_key is not None:
-        credential.encrypted_api_key = crypto.encrypt(settings.signing_key, data.api_key)
+        credential.encrypted_api_key = _seal(settings, credential.tenant_id, credential.id, data.api_key)
         credential.api_key_hint = _hint(data.api_key)
         untested = True
-    if "base_url" in data.model_fields_set:
-        credential.base_url = data.base_url or DEFAULT_BASE_URLS[credential.provider]
+    if new_base_url is not None:
+        credential.base_url = new_base_url
         untested = True
     if untested:
         credential.last_tested_at = credential.last_test_ok = credential.last_test_error = None
@@ -127,24 +141,36 @@ async def delete_credential(session: AsyncSession, principal: Principal, credent
 
 
 async def check_credential(
-    session: AsyncSession, principal: Principal, settings: Settings, credential_id: uuid.UUID
+    database: Database, principal: Principal, settings: Settings, credential_id: uuid.UUID
 ) -> CredentialTestResult:
     """Ask the provider whether it accepts the key, and remember the answer. A refused key or an unreachable
-    server is a result (ok false, with the reason), not an error."""
+    server is a result (ok false, with the reason), not an error; 429 when the tenant has too many requests to
+    providers running.
+
+    No database connection is held while the provider is asked: the credential is read in one short transaction and
+    the answer recorded in another."""
     principal.require(Permission.CREDENTIALS_WRITE)
-    credential = await _credential(session, principal.tenant_id, credential_id)
-    base_url = credential.base_url or DEFAULT_BASE_URLS[credential.provider]
+    async with database.transaction(principal.tenant_id) as session:
+        credential = await _credential(session, principal.tenant_id, credential_id)
+        provider, tested = credential.provider, (credential.encrypted_api_key, credential.base_url)
+        base_url = credential.base_url or DEFAULT_BASE_URLS[credential.provider]
     try:
-        api_key = crypto.decrypt(settings.signing_key, credential.encrypted_api_key)
+        api_key = _open(settings, credential)
     except crypto.DecryptionError:
         error: str | None = _UNREADABLE
     else:
-        error = await probes.check(credential.provider, base_url, api_key, settings.provider_test_timeout_seconds)
-    credential.last_tested_at = utcnow()
-    credential.last_test_ok = error is None
-    credential.last_test_error = error
-    await session.flush()
-    return CredentialTestResult(ok=error is None, error=error, tested_at=credential.last_tested_at)
+        http = outbound.Outbound(settings, str(principal.tenant_id))
+        error = await probes.check(http, provider, base_url, api_key, settings.provider_test_timeout_seconds)
+    tested_at = utcnow()
+    async with database.transaction(principal.tenant_id) as session:
+        credential = await _credential(session, principal.tenant_id, credential_id)
+        # A key or URL changed meanwhile was not the one tested: its (cleared) last test stays as it is.
+        if (credential.encrypted_api_key, credential.base_url) == tested:
+            credential.last_tested_at = tested_at
+            credential.last_test_ok = error is None
+            credential.last_test_error = error
+            await session.flush()
+    return CredentialTestResult(ok=error is None, error=error, tested_at=tested_at)
 
 
 _UNREADABLE = "The stored key cannot be decrypted (the server's secret key changed?); set it again with PATCH"
@@ -168,7 +194,7 @@ async def resolve(
     if credential is None:
         return None
     try:
-        api_key = crypto.decrypt(settings.signing_key, credential.encrypted_api_key)
+        api_key = _open(settings, credential)
     except crypto.DecryptionError:
         raise CredentialUnreadable(
             f"The stored '{provider}' key cannot be decrypted (the server's secret key changed?); "
@@ -176,6 +202,37 @@ async def resolve(
             details={"provider": provider, "credential_id": str(credential.id)},
         ) from None
     return ResolvedCredential(provider, api_key, credential.base_url or DEFAULT_BASE_URLS[provider])
+
+
+def _check_base_url(settings: Settings, base_url: str | None) -> None:
+    """Refuse a URL naming an address the platform does not call (its resolved addresses are checked on each request,
+    kit/outbound.py)."""
+    if base_url is None:
+        return
+    try:
+        outbound.check_url(settings, base_url)
+    except outbound.AddressRefused as exc:
+        raise InvalidInput(f"base_url: {exc}", details={"field": "base_url"}) from None
+
+
+def _seal(settings: Settings, tenant_id: uuid.UUID, credential_id: uuid.UUID, api_key: str) -> bytes:
+    return crypto.encrypt(settings.signing_key, api_key, key_context(tenant_id, credential_id))
+
+
+def _open(settings: Settings, credential: ProviderCredential) -> str:
+    """The decrypted key; one sealed in the older form (not bound to its row) is sealed again in the current one."""
+    api_key = crypto.decrypt(
+        settings.signing_key, credential.encrypted_api_key, key_context(credential.tenant_id, credential.id)
+    )
+    if not crypto.is_current(credential.encrypted_api_key):
+        credential.encrypted_api_key = _seal(settings, credential.tenant_id, credential.id, api_key)
+    return api_key
+
+
+def key_context(tenant_id: uuid.UUID, credential_id: uuid.UUID) -> bytes:
+    """What a stored key is bound to (its associated data): copied into another tenant's or credential's row, it does
+    not decrypt."""
+    return f"provider_credential:{tenant_id}:{credential_id}".encode()
 
 
 def _hint(api_key: str) -> str:

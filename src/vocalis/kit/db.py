@@ -1,16 +1,32 @@
 """Database access: the declarative base, the engine, one transaction per unit of work with the effects that follow
-it, and the tenant-scoping helpers every repository reads and writes tenant-owned rows through."""
+it, and tenant scoping in two walls: the helpers every repository reads and writes tenant-owned rows through, and the
+database's row-level security, told by `act_for` which tenant each transaction acts for."""
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 from loguru import logger
-from sqlalchemy import DateTime, Delete, ForeignKey, MetaData, Select, Update, delete, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    DateTime,
+    Delete,
+    ForeignKey,
+    MetaData,
+    Select,
+    Update,
+    delete,
+    event,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, SessionTransaction, declared_attr, mapped_column
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -50,9 +66,14 @@ class TenantOwned:
 Owned = TypeVar("Owned", bound=TenantOwned)
 
 
+def owned_by(model: type[Owned], tenant_id: uuid.UUID) -> ColumnElement[bool]:
+    """The application's own tenant filter: rows of `model` that belong to the tenant."""
+    return model.tenant_id == tenant_id
+
+
 def tenant_select(model: type[Owned], tenant_id: uuid.UUID) -> Select[Owned]:
     """SELECT of a tenant-owned model limited to one tenant, so no query can forget the tenant."""
-    return select(model).where(model.tenant_id == tenant_id)
+    return select(model).where(owned_by(model, tenant_id))
 
 
 async def count_rows(session: AsyncSession, stmt: Select[Any]) -> int:
@@ -60,14 +81,71 @@ async def count_rows(session: AsyncSession, stmt: Select[Any]) -> int:
     return int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
 
 
+async def advisory_lock(session: AsyncSession, *key: object) -> None:
+    """Hold a PostgreSQL advisory lock named by `key` until the transaction ends, so that transactions doing the same
+    check-then-write (count then create, revoke then issue) run one after another, on every replica."""
+    name = ":".join(str(part) for part in key)
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(name, 0))))
+
+
 def tenant_update(model: type[Owned], tenant_id: uuid.UUID) -> Update:
     """UPDATE of a tenant-owned model limited to one tenant."""
-    return update(model).where(model.tenant_id == tenant_id)
+    return update(model).where(owned_by(model, tenant_id))
 
 
 def tenant_delete(model: type[Owned], tenant_id: uuid.UUID) -> Delete:
     """DELETE of a tenant-owned model limited to one tenant."""
-    return delete(model).where(model.tenant_id == tenant_id)
+    return delete(model).where(owned_by(model, tenant_id))
+
+
+# Row-level security (migrations/versions/0005_row_level_security.py). The app's connections act as APP_ROLE, which
+# cannot bypass the policies; each transaction names its tenant in the setting `vocalis.tenant_id`, and one that names
+# none sees no tenant-owned row.
+APP_ROLE: Final = "vocalis_app"
+ALL_TENANTS: Final = "*"
+TenantScope = uuid.UUID | Literal["*"]
+_TENANT = "vocalis_tenant"
+_SET_TENANT = text("SELECT set_config('vocalis.tenant_id', :tenant, true)")
+
+
+async def act_for(session: AsyncSession, tenant: TenantScope) -> None:
+    """Say which tenant's rows this transaction may read and write: a tenant's id, or ALL_TENANTS for the platform's
+    own paths (sign-up, look-ups by credential before the tenant is known, super admins, workers' sweeps)."""
+    session.info[_TENANT] = str(tenant)
+    if session.in_transaction():
+        await session.execute(_SET_TENANT, {"tenant": session.info[_TENANT]})
+
+
+@asynccontextmanager
+async def acting_for(session: AsyncSession, tenant: TenantScope) -> AsyncIterator[None]:
+    """Act for `tenant` during the block only, then again for whom the transaction acted before: a platform-wide check
+    in the middle of a tenant's request (is this email taken by anyone?)."""
+    previous = session.info.get(_TENANT, "")
+    await act_for(session, tenant)
+    try:
+        yield
+    finally:
+        session.info[_TENANT] = previous
+        await session.execute(_SET_TENANT, {"tenant": previous})
+
+
+class ScopedSession(Session):
+    """A session whose every transaction starts acting for the tenant last named by `act_for` (none at first)."""
+
+
+@event.listens_for(ScopedSession, "after_begin")
+def _apply_scope(session: Session, _transaction: SessionTransaction, connection: Connection) -> None:
+    connection.execute(_SET_TENANT, {"tenant": session.info.get(_TENANT, "")})
+
+
+def app_engine(url: str, **options: Any) -> AsyncEngine:
+    """An engine whose connections act as APP_ROLE (the role is set when the connection starts)."""
+    connect_args = {"options": f"-c role={APP_ROLE}", **options.pop("connect_args", {})}
+    return create_async_engine(url, connect_args=connect_args, **options)
+
+
+def scoped_sessionmaker(**options: Any) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(expire_on_commit=False, sync_session_class=ScopedSession, **options)
 
 
 # What a transaction does once it has ended: effects outside the database (queueing jobs, removing files) that must
@@ -109,19 +187,23 @@ class Database:
 
     def __init__(self, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession] | None = None) -> None:
         self.engine = engine
-        self.sessionmaker = sessionmaker or async_sessionmaker(engine, expire_on_commit=False)
+        self.sessionmaker = sessionmaker or scoped_sessionmaker(bind=engine)
 
     @classmethod
     def connect(cls, url: str, **engine_options: Any) -> "Database":
         options: dict[str, Any] = {"pool_size": 10, "max_overflow": 20, "pool_pre_ping": True}
         options.update(engine_options)
-        return cls(create_async_engine(url, **options))
+        return cls(app_engine(url, **options))
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
+    async def transaction(self, tenant: TenantScope | None = None) -> AsyncIterator[AsyncSession]:
         """One session per unit of work: committed at the end, rolled back on any error; then the effects that were
-        registered for that outcome run (see `after_commit`, `after_rollback` and `write_independently`)."""
+        registered for that outcome run (see `after_commit`, `after_rollback` and `write_independently`).
+
+        `tenant` is whom it acts for (see `act_for`); a request's transaction learns it from its caller."""
         async with self.sessionmaker() as session:
+            if tenant is not None:
+                session.info[_TENANT] = str(tenant)
             try:
                 try:
                     yield session
@@ -136,12 +218,14 @@ class Database:
                 session.info.pop(_AFTER_ROLLBACK, None)
                 await _run_effects(session.info.pop(_AFTER_COMMIT, []))
             finally:
-                await self._write_independently(session.info.pop(_INDEPENDENT, []))
+                scope = session.info.get(_TENANT, "")
+                await self._write_independently(session.info.pop(_INDEPENDENT, []), scope)
 
-    async def _write_independently(self, writes: list[Write]) -> None:
+    async def _write_independently(self, writes: list[Write], scope: str) -> None:
         for write in writes:
             try:
                 async with self.transaction() as session:
+                    session.info[_TENANT] = scope  # the same tenant as the transaction that asked for it
                     await write(session)
             except Exception:
                 logger.exception("An independent write failed")

@@ -26,7 +26,8 @@ class EmbeddedPostgres:
             warnings.simplefilter("ignore")
             from pgserver.postgres_server import get_server
 
-        self.directory.parent.mkdir(parents=True, exist_ok=True)
+        # initdb makes the server's own folder 0700; the one around it (the data dir) is private too.
+        self.directory.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._forget_dead_processes()
         # cleanup_mode "stop": the last process that holds a handle stops the server when it exits.
         self._server = get_server(self.directory, cleanup_mode="stop")

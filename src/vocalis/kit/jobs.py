@@ -72,11 +72,12 @@ class Jobs:
         """Run a worker in the foreground until SIGINT or SIGTERM, letting running jobs finish."""
         await self.app.run_worker_async(concurrency=concurrency, additional_context={_CONTEXT_KEY: context})
 
-    def defer(self, session: AsyncSession, task: str, **arguments: Any) -> None:
+    def defer(self, session: AsyncSession, task: str, *, lock: str | None = None, **arguments: Any) -> None:
         """Queue `task` once the session's transaction commits, so the worker finds what the job needs. A job lost
-        between the commit and the queue is made good by its domain's periodic sweep."""
-        after_commit(session, lambda: self.defer_now(task, **arguments))
+        between the commit and the queue is made good by its domain's periodic sweep. Jobs sharing a `lock` run one
+        at a time, in the order they were queued, while other jobs go on."""
+        after_commit(session, lambda: self.defer_now(task, lock=lock, **arguments))
 
-    async def defer_now(self, task: str, **arguments: Any) -> None:
+    async def defer_now(self, task: str, *, lock: str | None = None, **arguments: Any) -> None:
         """Queue `task` at once (from jobs and sweeps, which have no request transaction to wait for)."""
-        await self.app.configure_task(task).defer_async(**arguments)
+        await self.app.configure_task(task, lock=lock).defer_async(**arguments)

@@ -48,7 +48,16 @@ def _patch(record: "Record") -> None:
 def configure_logging(level: str, *, json: bool, log_dir: Path | None) -> None:
     logger.remove()
     logger.configure(patcher=_patch)
-    logger.add(sys.stderr, level=level.upper(), serialize=json, format=_FORMAT, colorize=None if not json else False)
+    # diagnose=False: loguru would otherwise print the value of every variable in a traceback, secrets included (a
+    # web call's join token, a provider key), which no redaction of the message reaches.
+    logger.add(
+        sys.stderr,
+        level=level.upper(),
+        serialize=json,
+        format=_FORMAT,
+        colorize=None if not json else False,
+        diagnose=False,
+    )
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
         logger.add(
@@ -59,6 +68,7 @@ def configure_logging(level: str, *, json: bool, log_dir: Path | None) -> None:
             rotation="20 MB",
             retention=10,
             colorize=False,
+            diagnose=False,
         )
     # Standard-library loggers pass on only what loguru keeps. At level 0 they would build records for every debug
     # call, and uvicorn would wrap the app in its TRACE message logger (about 0.1 ms per request).

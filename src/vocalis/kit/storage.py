@@ -22,7 +22,9 @@ class Storage(Protocol):
 
 
 class LocalStorage:
-    """Blobs as files under a root folder, written atomically (temp file, then rename)."""
+    """Blobs as files under a root folder, written atomically (temp file, then rename).
+
+    Tenants' files are the platform user's alone: files 0600, the folders made for them 0700, whatever the umask."""
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
@@ -37,9 +39,10 @@ class LocalStorage:
 
     @staticmethod
     def _put(path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _make_private_dirs(path.parent)
         temporary = path.with_name(path.name + ".partial")
-        with open(temporary, "wb") as file:
+        with open(temporary, "wb", opener=_private_opener) as file:
+            os.fchmod(file.fileno(), 0o600)  # a left-over partial file keeps its mode when opened again
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
@@ -53,3 +56,15 @@ class LocalStorage:
 
     async def exists(self, key: str) -> bool:
         return await AsyncPath(self.path(key)).exists()
+
+
+def _private_opener(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
+
+
+def _make_private_dirs(directory: Path) -> None:
+    """`mkdir -p` with mode 0700 for every folder it creates (Path.mkdir gives the parents the default mode)."""
+    if directory.is_dir():
+        return
+    _make_private_dirs(directory.parent)
+    directory.mkdir(mode=0o700, exist_ok=True)  # exist_ok: another writer may make it meanwhile

@@ -1,18 +1,21 @@
 """Embedding providers: the offline MiniLM-L6 int8 ONNX model (default) and any OpenAI-compatible embeddings API.
 
-Vectors are L2-normalised, so cosine distance ranks them.
+Vectors are L2-normalised, so cosine distance ranks them. The API is called through kit/outbound.py; its error bodies
+go to the server log, never into an error message.
 """
 
 import hashlib
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Protocol
 
 import httpx
 import numpy as np
 from anyio import to_thread
+from loguru import logger
 
+from vocalis.kit.outbound import AddressRefused, Outbound
 from vocalis.knowledge.chunking import TOKENIZER_FILE
 
 LOCAL_PROVIDER = "local"
@@ -27,6 +30,7 @@ LOCAL_BATCH = 16
 OPENAI_MODELS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
 OPENAI_BATCH = 256
 OPENAI_MAX_TOKENS = 8191
+LOGGED_ERROR_CHARS = 300
 
 
 class EmbeddingError(Exception):
@@ -108,10 +112,13 @@ class LocalEmbedder:
 
 @dataclass(frozen=True)
 class OpenAIEmbedder:
-    """POST {base_url}/embeddings, as OpenAI documents it (also served by Ollama, vLLM and others)."""
+    """POST {base_url}/embeddings, as OpenAI documents it (also served by Ollama, vLLM and others).
 
+    Raises EmbeddingError, or OutboundBusy (429) when the tenant has too many outbound requests running."""
+
+    outbound: Outbound
     base_url: str
-    api_key: str
+    api_key: str = field(repr=False)
     model: str
     dimension: int
     provider: str = OPENAI_PROVIDER
@@ -119,7 +126,7 @@ class OpenAIEmbedder:
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         vectors: list[list[float]] = []
-        async with httpx.AsyncClient(base_url=self.base_url.rstrip("/"), timeout=self.timeout_seconds) as client:
+        async with self.outbound.client(self.timeout_seconds, base_url=self.base_url.rstrip("/")) as client:
             for begin in range(0, len(texts), OPENAI_BATCH):
                 vectors.extend(await self._batch(client, texts[begin : begin + OPENAI_BATCH]))
         return vectors
@@ -131,14 +138,14 @@ class OpenAIEmbedder:
                 headers={"Authorization": f"Bearer {self.api_key}"},
                 json={"model": self.model, "input": texts, "encoding_format": "float"},
             )
+        except AddressRefused as exc:
+            raise EmbeddingError(str(exc)) from exc
         except httpx.HTTPError as exc:
             raise EmbeddingError(f"Embedding provider unreachable: {exc.__class__.__name__}") from exc
         if response.status_code != 200:
-            try:
-                detail = response.json()["error"]["message"]
-            except (ValueError, KeyError, TypeError):
-                detail = response.text[:200]
-            raise EmbeddingError(f"Embedding provider answered {response.status_code}: {detail}")
+            body = response.text.replace(self.api_key, "[redacted]")[:LOGGED_ERROR_CHARS]
+            logger.warning("Embedding provider answered {status}: {body}", status=response.status_code, body=body)
+            raise EmbeddingError(f"Embedding provider answered {response.status_code} at {self.base_url}")
         data = sorted(response.json()["data"], key=lambda item: item["index"])
         vectors = [item["embedding"] for item in data]
         if len(vectors) != len(texts) or any(len(vector) != self.dimension for vector in vectors):

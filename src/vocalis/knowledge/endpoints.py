@@ -1,13 +1,14 @@
 import uuid
+from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, UploadFile, status
+from fastapi import APIRouter, Query, Request, status
 
-from vocalis.auth.dependencies import CurrentPrincipal
-from vocalis.dependencies import AppSettings, BlobStorage, JobQueue, Session
+from vocalis.auth.dependencies import CurrentPrincipal, SessionlessPrincipal
+from vocalis.dependencies import AppDatabase, AppSettings, BlobStorage, JobQueue, Session
 from vocalis.kit.errors import ERROR_RESPONSES, ErrorResponse
 from vocalis.kit.pagination import Page, Pagination
-from vocalis.knowledge import service
+from vocalis.knowledge import service, uploads
 from vocalis.knowledge.schemas import (
     ChunkRead,
     DocumentRead,
@@ -103,26 +104,21 @@ async def list_documents(
     response_model=UploadResult,
     status_code=status.HTTP_202_ACCEPTED,
     responses=_UPLOAD_ERRORS,
+    openapi_extra=uploads.OPENAPI_BODY,
 )
 async def upload_documents(
     base_id: uuid.UUID,
-    files: Annotated[list[UploadFile], File(description="One or more files")],
-    session: Session,
-    principal: CurrentPrincipal,
+    request: Request,
+    database: AppDatabase,
+    principal: SessionlessPrincipal,
     settings: AppSettings,
     storage: BlobStorage,
     jobs: JobQueue,
 ) -> UploadResult:
-    incoming = [
-        service.IncomingFile(
-            filename=file.filename,
-            content_type=file.content_type,
-            # One byte past the limit is enough to know the file is too large.
-            data=await file.read(settings.max_upload_file_bytes + 1),
-        )
-        for file in files
-    ]
-    results = await service.add_files(session, principal, settings, storage, jobs, base_id, incoming)
+    # The route reads its body itself, after the service's checks: a `File(...)` parameter would be read first. No
+    # request session: the service holds no connection while the client sends the body.
+    read_files = partial(uploads.read_files, request.headers.get("content-type"), request.stream(), settings)
+    results = await service.add_files(database, principal, storage, jobs, base_id, read_files)
     return UploadResult(documents=[_uploaded(document, duplicate) for document, duplicate in results])
 
 
@@ -183,11 +179,20 @@ async def delete_document(
     await service.delete_document(session, principal, storage, document_id)
 
 
-@router.post("/search", summary="Search knowledge bases (hybrid, vector or keyword)", response_model=SearchResponse)
+@router.post(
+    "/search",
+    summary="Search knowledge bases (hybrid, vector or keyword)",
+    response_model=SearchResponse,
+    responses={
+        429: {"model": ErrorResponse, "description": "Too many requests to providers are running"},
+        502: {"model": ErrorResponse, "description": "The embedding provider failed"},
+    },
+)
 async def search(
-    data: SearchRequest, session: Session, principal: CurrentPrincipal, settings: AppSettings
+    data: SearchRequest, database: AppDatabase, principal: SessionlessPrincipal, settings: AppSettings
 ) -> SearchResponse:
-    hits = await service.search(session, principal, settings, data)
+    # No request session: the service holds no connection while an embeddings API answers.
+    hits = await service.search(database, principal, settings, data)
     return SearchResponse(
         query=data.query, mode=data.mode, results=[SearchHit.model_validate(hit, from_attributes=True) for hit in hits]
     )

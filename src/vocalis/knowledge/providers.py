@@ -2,6 +2,7 @@
 
 from vocalis.config import Settings
 from vocalis.kit.errors import InvalidInput
+from vocalis.kit.outbound import Outbound
 from vocalis.knowledge.embeddings import (
     LOCAL_DIMENSION,
     LOCAL_MAX_TOKENS,
@@ -53,6 +54,7 @@ def embedder_for(base: KnowledgeBase, settings: Settings) -> Embedder:
         if not settings.openai_api_key:
             raise EmbeddingError("VOCALIS_OPENAI_API_KEY is not set, so this knowledge base cannot embed")
         return OpenAIEmbedder(
+            outbound=Outbound(settings, str(base.tenant_id)),
             base_url=settings.openai_base_url,
             api_key=settings.openai_api_key,
             model=base.embedding_model,

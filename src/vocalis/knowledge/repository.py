@@ -82,6 +82,12 @@ async def lock_document(session: AsyncSession, document_id: uuid.UUID) -> Docume
     return document
 
 
+async def is_claimed(session: AsyncSession, document_id: uuid.UUID, started_at: datetime) -> bool:
+    """Whether the document exists and its latest ingestion run started at `started_at`."""
+    stmt = select(Document.id).where(Document.id == document_id, Document.processing_started_at == started_at)
+    return await session.scalar(stmt) is not None
+
+
 async def list_chunks(
     session: AsyncSession, tenant_id: uuid.UUID, document_id: uuid.UUID, page: PageParams
 ) -> tuple[list[Chunk], int]:

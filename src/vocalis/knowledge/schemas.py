@@ -2,11 +2,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from vocalis.kit.text import display_text
 from vocalis.models.knowledge import DocumentStatus
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Shown to other people: control and bidi-override characters are dropped before the length is checked.
+Name = Annotated[str, AfterValidator(display_text), StringConstraints(min_length=1, max_length=200)]
+Title = Annotated[str, AfterValidator(display_text), StringConstraints(min_length=1, max_length=300)]
 
 
 class EmbeddingChoice(BaseModel):
@@ -102,7 +105,7 @@ class UploadResult(BaseModel):
 class TextDocumentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    title: Title
     text: str = Field(min_length=1, max_length=5_000_000)
 
 

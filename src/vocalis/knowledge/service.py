@@ -6,7 +6,7 @@
 import hashlib
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 
@@ -18,12 +18,14 @@ from vocalis.auth.principal import Principal
 from vocalis.billing import service as billing
 from vocalis.billing.service import Resource
 from vocalis.config import Settings
-from vocalis.kit.db import after_commit, after_rollback
-from vocalis.kit.errors import AppError, InvalidInput, NotFound, PayloadTooLarge
+from vocalis.kit.db import Database, after_commit, after_rollback
+from vocalis.kit.errors import AppError, InvalidInput, NotFound, ProviderError
 from vocalis.kit.jobs import Jobs
 from vocalis.kit.pagination import PageParams
 from vocalis.kit.storage import Storage
+from vocalis.kit.text import display_text
 from vocalis.knowledge import repository
+from vocalis.knowledge.embeddings import EmbeddingError
 from vocalis.knowledge.parsing import ACCEPTED_EXTENSIONS, detect_format
 from vocalis.knowledge.providers import embedder_for, resolve, window
 from vocalis.knowledge.repository import Hit
@@ -33,6 +35,8 @@ from vocalis.knowledge.schemas import (
     KnowledgeBaseUpdate,
     SearchRequest,
 )
+from vocalis.knowledge.tasks import ingestion_lock
+from vocalis.knowledge.uploads import IncomingFile
 from vocalis.models.knowledge import Chunk, Document, DocumentStatus, KnowledgeBase
 
 RRF_K = 60  # the reciprocal-rank-fusion constant of Cormack et al.
@@ -44,11 +48,8 @@ class UnsupportedFormat(AppError):
     code = "unsupported_media_type"
 
 
-@dataclass(frozen=True)
-class IncomingFile:
-    filename: str | None
-    content_type: str | None
-    data: bytes
+# Reads an upload's files (see uploads.read_files): called only once the upload may go ahead.
+FileReader = Callable[[], Awaitable[Sequence[IncomingFile]]]
 
 
 # Knowledge bases
@@ -141,7 +142,7 @@ async def update_base(
     await session.flush()
     if (base.embedding_provider, base.embedding_model, base.chunk_size, base.chunk_overlap) != before:
         for document_id in await repository.mark_pending(session, principal.tenant_id, base.id):
-            jobs.defer(session, "ingest_document", document_id=str(document_id))
+            _queue_ingestion(session, jobs, principal.tenant_id, document_id)
     return base
 
 
@@ -184,22 +185,27 @@ async def quota_counts(session: AsyncSession, tenant_id: uuid.UUID) -> dict[Reso
 
 
 async def add_files(
-    session: AsyncSession,
+    database: Database,
     principal: Principal,
-    settings: Settings,
     storage: Storage,
     jobs: Jobs,
     base_id: uuid.UUID,
-    files: Sequence[IncomingFile],
+    read_files: FileReader,
 ) -> list[tuple[Document, bool]]:
     """Store uploaded files and queue their ingestion. Returns each file's document and whether it was a duplicate
-    (the same content already in this base: the existing document is returned)."""
+    (the same content already in this base: the existing document is returned).
+
+    The files are read only once the caller may write to this base and the plan has room for a document, so a
+    refused upload is refused before its body is read. No database connection is held while a (slow) client sends
+    the body: the checks run in one short transaction, and the documents are stored in another that checks the
+    base and the quota again."""
     principal.require(Permission.KNOWLEDGE_WRITE)
-    base = await _base(session, principal.tenant_id, base_id)
+    async with database.transaction(principal.tenant_id) as session:
+        await _base(session, principal.tenant_id, base_id)
+        await _ensure_room(session, principal.tenant_id, 1)
+    files = await read_files()
     if not files:
         raise InvalidInput("No files were uploaded", details={"field": "files"})
-    if len(files) > settings.max_upload_files:
-        raise InvalidInput(f"At most {settings.max_upload_files} files per upload", details={"field": "files"})
     formats = []
     for file in files:
         fmt = detect_format(file.filename, file.content_type)
@@ -208,19 +214,16 @@ async def add_files(
                 f"Unsupported file type: {file.filename or file.content_type}",
                 details={"filename": file.filename, "accepted": ACCEPTED_EXTENSIONS},
             )
-        if len(file.data) > settings.max_upload_file_bytes:
-            raise PayloadTooLarge(
-                f"{file.filename} is larger than {settings.max_upload_file_bytes} bytes",
-                details={"filename": file.filename, "max_bytes": settings.max_upload_file_bytes},
-            )
         if not file.data:
             raise InvalidInput(f"{file.filename} is empty", details={"filename": file.filename})
         formats.append(fmt)
-    added = [
-        await _add_document(session, principal, base, file.filename, file.content_type, fmt, file.data)
-        for file, fmt in zip(files, formats, strict=True)
-    ]
-    return await _store_and_queue(session, storage, jobs, added)
+    async with database.transaction(principal.tenant_id) as session:
+        base = await _base(session, principal.tenant_id, base_id)
+        added = [
+            await _add_document(session, principal, base, file.filename, file.content_type, fmt, file.data)
+            for file, fmt in zip(files, formats, strict=True)
+        ]
+        return await _store_and_queue(session, storage, jobs, added)
 
 
 async def add_text(
@@ -263,13 +266,7 @@ async def _add_document(
     existing = await repository.document_by_hash(session, principal.tenant_id, base.id, content_hash)
     if existing is not None:
         return _Added(existing, True, data)
-    tenant_id = principal.tenant_id
-    await billing.ensure_capacity(
-        session, tenant_id, Resource.DOCUMENTS, partial(repository.count_documents, session, tenant_id)
-    )
-    await billing.ensure_capacity(
-        session, tenant_id, Resource.STORAGE_BYTES, partial(repository.stored_bytes, session, tenant_id), len(data)
-    )
+    await _ensure_room(session, principal.tenant_id, len(data))
     document_id = uuid.uuid4()
     safe_name = _display_name(filename)
     document = Document(
@@ -293,13 +290,27 @@ async def _add_document(
     return _Added(document, False, data)
 
 
+async def _ensure_room(session: AsyncSession, tenant_id: uuid.UUID, size_bytes: int) -> None:
+    """Raise QuotaExceeded unless the plan has room for one more document of `size_bytes`."""
+    await billing.ensure_capacity(
+        session, tenant_id, Resource.DOCUMENTS, partial(repository.count_documents, session, tenant_id)
+    )
+    await billing.ensure_capacity(
+        session, tenant_id, Resource.STORAGE_BYTES, partial(repository.stored_bytes, session, tenant_id), size_bytes
+    )
+
+
 def _display_name(filename: str | None) -> str | None:
-    """The base name of an uploaded file, without folders or control characters (kept for display only)."""
+    """The base name of an uploaded file, without folders, control or bidi-override characters (for display only)."""
     if not filename:
         return None
-    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if ord(ch) >= 32 and ch != "\x7f").strip()
+    name = display_text(filename.replace("\\", "/").rsplit("/", 1)[-1])
     return name[:255] or None
+
+
+def _queue_ingestion(session: AsyncSession, jobs: Jobs, tenant_id: uuid.UUID, document_id: uuid.UUID) -> None:
+    # One lock per tenant: a tenant's documents are ingested one at a time, so its backlog never holds every worker.
+    jobs.defer(session, "ingest_document", lock=ingestion_lock(tenant_id), document_id=str(document_id))
 
 
 async def _store_and_queue(
@@ -314,7 +325,7 @@ async def _store_and_queue(
         key = item.document.storage_key
         after_rollback(session, partial(storage.delete, key))
         await storage.put(key, item.data)
-        jobs.defer(session, "ingest_document", document_id=str(item.document.id))
+        _queue_ingestion(session, jobs, item.document.tenant_id, item.document.id)
     return [(item.document, item.duplicate) for item in added]
 
 
@@ -369,7 +380,7 @@ async def reprocess_document(
     document.error = None
     document.attempts = 0
     document.processing_started_at = None
-    jobs.defer(session, "ingest_document", document_id=str(document.id))
+    _queue_ingestion(session, jobs, principal.tenant_id, document.id)
     await session.flush()
     return document
 
@@ -377,30 +388,34 @@ async def reprocess_document(
 # Search
 
 
-async def search(session: AsyncSession, principal: Principal, settings: Settings, request: SearchRequest) -> list[Hit]:
-    """Search the caller's knowledge bases (all, or the listed ones: any not the tenant's answers 404)."""
+async def search(database: Database, principal: Principal, settings: Settings, request: SearchRequest) -> list[Hit]:
+    """Search the caller's knowledge bases (all, or the listed ones: any not the tenant's answers 404). Holds no
+    database connection while the query is embedded (see `_search`)."""
     principal.require(Permission.KNOWLEDGE_READ)
-    bases = await repository.bases(session, principal.tenant_id, request.knowledge_base_ids)
+    async with database.transaction(principal.tenant_id) as session:
+        bases = await repository.bases(session, principal.tenant_id, request.knowledge_base_ids)
     if request.knowledge_base_ids is not None and len(bases) != len(set(request.knowledge_base_ids)):
         raise NotFound("Knowledge base not found")
-    return await _search(session, principal.tenant_id, settings, bases, request.query, request.top_k, request.mode)
+    return await _search(database, principal.tenant_id, settings, bases, request.query, request.top_k, request.mode)
 
 
 async def retrieve(
-    session: AsyncSession,
+    database: Database,
     settings: Settings,
     tenant_id: uuid.UUID,
     knowledge_base_ids: Sequence[uuid.UUID],
     query: str,
     k: int = 5,
 ) -> list[Hit]:
-    """The `k` passages of a tenant's knowledge bases that best answer `query` (hybrid search), for voice agents."""
-    bases = await repository.bases(session, tenant_id, knowledge_base_ids)
-    return await _search(session, tenant_id, settings, bases, query, k, "hybrid")
+    """The `k` passages of a tenant's knowledge bases that best answer `query` (hybrid search), for voice agents.
+    Opens its own short transactions, none while the query is embedded."""
+    async with database.transaction(tenant_id) as session:
+        bases = await repository.bases(session, tenant_id, knowledge_base_ids)
+    return await _search(database, tenant_id, settings, bases, query, k, "hybrid")
 
 
 async def _search(
-    session: AsyncSession,
+    database: Database,
     tenant_id: uuid.UUID,
     settings: Settings,
     bases: Sequence[KnowledgeBase],
@@ -411,13 +426,14 @@ async def _search(
     if not bases:
         return []
     candidates = k if mode != "hybrid" else max(4 * k, 20)
-    vector_hits = (
-        await _vector_hits(session, tenant_id, settings, bases, query, candidates) if mode != "keyword" else []
-    )
-    base_ids = [base.id for base in bases]
-    keyword_hits = (
-        await repository.keyword_search(session, tenant_id, base_ids, query, candidates) if mode != "vector" else []
-    )
+    # Embedded before the transaction: an embeddings API is a provider, and may be slow to answer.
+    vectors = await _query_vectors(settings, bases, query) if mode != "keyword" else []
+    async with database.transaction(tenant_id) as session:
+        vector_hits = await _vector_hits(session, tenant_id, vectors, candidates)
+        base_ids = [base.id for base in bases]
+        keyword_hits = (
+            await repository.keyword_search(session, tenant_id, base_ids, query, candidates) if mode != "vector" else []
+        )
     if mode == "vector":
         return vector_hits[:k]
     if mode == "keyword":
@@ -425,25 +441,37 @@ async def _search(
     return fuse([vector_hits, keyword_hits], k)
 
 
-async def _vector_hits(
-    session: AsyncSession,
-    tenant_id: uuid.UUID,
-    settings: Settings,
-    bases: Sequence[KnowledgeBase],
-    query: str,
-    limit: int,
-) -> list[Hit]:
+@dataclass(frozen=True)
+class _QueryVector:
+    """The query embedded by one model, for the bases using it."""
+
+    base_ids: list[uuid.UUID]
+    dimension: int
+    vector: list[float]
+
+
+async def _query_vectors(settings: Settings, bases: Sequence[KnowledgeBase], query: str) -> list[_QueryVector]:
     # Bases using different embedding models are searched with a query vector from each model.
     by_model: dict[tuple[str, str, int], list[KnowledgeBase]] = defaultdict(list)
     for base in bases:
         by_model[(base.embedding_provider, base.embedding_model, base.embedding_dimension)].append(base)
+    vectors = []
+    for (provider, model, dimension), group in by_model.items():
+        try:
+            [vector] = await embedder_for(group[0], settings).embed([query])
+        except EmbeddingError as exc:
+            raise ProviderError(str(exc), details={"provider": provider, "model": model}) from exc
+        vectors.append(_QueryVector([base.id for base in group], dimension, vector))
+    return vectors
+
+
+async def _vector_hits(
+    session: AsyncSession, tenant_id: uuid.UUID, vectors: Sequence[_QueryVector], limit: int
+) -> list[Hit]:
     hits: list[Hit] = []
-    for (_, _, dimension), group in by_model.items():
-        [query_vector] = await embedder_for(group[0], settings).embed([query])
+    for query in vectors:
         hits.extend(
-            await repository.vector_search(
-                session, tenant_id, [base.id for base in group], dimension, query_vector, limit
-            )
+            await repository.vector_search(session, tenant_id, query.base_ids, query.dimension, query.vector, limit)
         )
     return sorted(hits, key=lambda hit: hit.score, reverse=True)[:limit]
 

@@ -16,7 +16,9 @@ class AuditEvent(IdMixin, Base):
 
     # NULL for platform-level events (for example a failed login for an unknown email).
     tenant_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
-    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # No foreign key: the trail keeps who acted (id and email) however the user is later deleted.
+    actor_user_id: Mapped[uuid.UUID | None]
+    actor_email: Mapped[str | None] = mapped_column(String(320))
     actor_api_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
     action: Mapped[str] = mapped_column(String(60), index=True)
     target_type: Mapped[str | None] = mapped_column(String(40))

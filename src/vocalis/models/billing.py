@@ -22,6 +22,8 @@ class Plan(IdMixin, TimestampMixin, Base):
     max_storage_bytes: Mapped[int | None] = mapped_column(BigInteger)
     max_call_minutes_per_period: Mapped[int | None]
     max_concurrent_calls: Mapped[int | None]
+    # Per document rather than per tenant: bounds the worker time one upload can take.
+    max_document_characters: Mapped[int | None]
 
 
 class Subscription(IdMixin, TimestampMixin, TenantOwned, Base):

@@ -18,7 +18,7 @@ from vocalis.billing import service as billing
 from vocalis.billing.service import Resource
 from vocalis.calls import service as calls
 from vocalis.config import Settings
-from vocalis.kit.db import utcnow
+from vocalis.kit.db import ALL_TENANTS, act_for, utcnow
 from vocalis.kit.errors import Conflict, Forbidden, NotFound
 from vocalis.kit.pagination import PageParams
 from vocalis.kit.ratelimit import RateLimiter
@@ -50,6 +50,8 @@ async def create_with_owner(
     super_admin: bool = False,
 ) -> tuple[Tenant, User]:
     """Create a tenant on `plan` with its first user as owner."""
+    # A platform path: slugs and emails are unique across tenants, so this transaction sees them all.
+    await act_for(session, ALL_TENANTS)
     if slug is not None and await repository.slug_taken(session, slug):
         raise Conflict("A tenant with this slug already exists", details={"field": "slug"})
     tenant = Tenant(

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vocalis.kit.db import contains_pattern, count_rows, tenant_select, tenant_update
+from vocalis.kit.db import ALL_TENANTS, acting_for, contains_pattern, count_rows, tenant_select, tenant_update
 from vocalis.kit.pagination import PageParams, paginate
 from vocalis.models.user import Role, User
 from vocalis.users.schemas import UserFilters
@@ -45,11 +45,12 @@ async def list_users(
 
 
 async def email_taken(session: AsyncSession, email: str, *, excluding: uuid.UUID | None = None) -> bool:
-    """Emails are unique across the platform, so this check is deliberately not tenant-scoped."""
+    """Emails are unique across the platform, so this check looks across tenants (it tells only yes or no)."""
     stmt = select(User.id).where(func.lower(User.email) == email.lower(), User.deleted_at.is_(None))
     if excluding is not None:
         stmt = stmt.where(User.id != excluding)
-    return await session.scalar(stmt.limit(1)) is not None
+    async with acting_for(session, ALL_TENANTS):
+        return await session.scalar(stmt.limit(1)) is not None
 
 
 async def username_taken(

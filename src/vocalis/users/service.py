@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vocalis.audit import service as audit
 from vocalis.auth import service as auth
-from vocalis.auth.passwords import hash_password
+from vocalis.auth.passwords import ensure_acceptable_password, hash_password
 from vocalis.auth.permissions import ROLE_RANK, Permission, permissions_for
 from vocalis.auth.principal import Principal
 from vocalis.billing import service as billing
@@ -43,7 +43,9 @@ async def _get(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID) 
 
 
 async def add(session: AsyncSession, tenant_id: uuid.UUID, data: UserCreate, *, super_admin: bool = False) -> User:
-    """Add a user to a tenant after the uniqueness and quota checks; no permission checks (callers do those)."""
+    """Add a user to a tenant after the password, uniqueness and quota checks; no permission checks (callers do
+    those)."""
+    ensure_acceptable_password(data.password, (data.email, data.username))
     await billing.ensure_capacity(
         session, tenant_id, Resource.USERS, partial(repository.count_live, session, tenant_id)
     )
@@ -92,6 +94,10 @@ async def update_user(session: AsyncSession, principal: Principal, user_id: uuid
             await _ensure_not_last_owner(session, user)
         await auth.revoke_sessions(session, user_id=user.id, reason="deactivated")
         await _audit(session, principal, "user.deactivated", user)
+    if data.email is not None and data.email.lower() != user.email.lower():
+        # Verification vouched for the old address, not the new one: it must be verified again.
+        user.is_verified = False
+        user.verified_at = None
     for field in ("email", "username", "first_name", "last_name", "role", "is_active"):
         if field in changes and (changes[field] is not None or field in ("first_name", "last_name")):
             setattr(user, field, changes[field])
@@ -148,13 +154,21 @@ async def user_permissions(session: AsyncSession, principal: Principal, user_id:
     return UserPermissions(user_id=user.id, role=role, is_super_admin=user.is_super_admin, permissions=sorted(granted))
 
 
+def _may_manage(principal: Principal, role: Role) -> bool:
+    """Nobody manages a role above their own, and only owners manage admins: an admin manages members and viewers but
+    cannot make, demote or delete another admin."""
+    rank = ROLE_RANK[role]
+    return rank <= principal.rank and (rank < ROLE_RANK[Role.ADMIN] or principal.rank >= ROLE_RANK[Role.OWNER])
+
+
 def _ensure_may_act_on(principal: Principal, user: User) -> None:
-    if ROLE_RANK[Role(user.role)] > principal.rank or (user.is_super_admin and not principal.is_super_admin):
-        raise Forbidden("You cannot manage a user with a higher role than yours")
+    role = Role(user.role)
+    if not _may_manage(principal, role) or (user.is_super_admin and not principal.is_super_admin):
+        raise Forbidden(f"You cannot manage a user with the role '{role.value}'", details={"role": role.value})
 
 
 def _ensure_may_grant(principal: Principal, role: Role) -> None:
-    if ROLE_RANK[role] > principal.rank:
+    if not _may_manage(principal, role):
         raise Forbidden(f"You cannot grant the role '{role.value}'", details={"role": role.value})
 
 

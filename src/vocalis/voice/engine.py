@@ -3,9 +3,9 @@
 transport in -> STT -> user turns (Silero VAD, Smart Turn, interruptions, idle timer) -> reply (thinker)
 -> LLM text aggregation -> TTS (sentence by sentence) -> transport out -> recording -> assistant context
 
-`run_call` is the entry point. It takes resolved services, the call's `VoiceSettings`, a `retrieve` callable for the
-agent's knowledge and a time limit, and returns a typed `CallOutcome`; it knows nothing of databases, tenants or
-billing (the calls domain does that around it).
+`prepare_call` is the entry point. It takes resolved services, the call's `VoiceSettings`, a `retrieve` callable for
+the agent's knowledge and a time limit, and gives a `VoiceCall` whose `run` returns a typed `CallOutcome` (and whose
+`stop` ends it from outside); it knows nothing of databases, tenants or billing (the calls domain does that around it).
 """
 
 import asyncio
@@ -63,6 +63,7 @@ MAX_DURATION_GOODBYE = "I'm sorry, we have reached the time limit for this call.
 SPEECH_START_WAIT_SECONDS = 3.0
 SPEECH_END_WAIT_SECONDS = 60.0
 SILENCE_GOODBYE = "I haven't heard anything, so I'll hang up now. Goodbye!"
+STOPPED_GOODBYE = "I'm sorry, this call has to end now. Goodbye!"
 TROUBLE_GOODBYE = "I'm sorry, I'm having technical difficulties. Please call again later. Goodbye!"
 
 
@@ -104,12 +105,12 @@ class CallOutcome:
     farewell_sent: bool
 
 
-async def run_call(
+async def prepare_call(
     transport: CallTransport, services: CallServices, settings: VoiceSettings, retrieve: Retrieve, limit: TimeLimit
-) -> CallOutcome:
-    """Run one call to its end; always returns, whatever went wrong."""
+) -> "VoiceCall":
+    """One call, ready to `run` (its listening models are loaded in a thread)."""
     detection = await asyncio.to_thread(turn_detection, settings)
-    return await VoiceCall(settings, transport, services, retrieve, detection, limit).run()
+    return VoiceCall(settings, transport, services, retrieve, detection, limit)
 
 
 def context_messages(context: LLMContext) -> list[Message]:
@@ -206,7 +207,8 @@ def turn_detection(settings: VoiceSettings) -> TurnDetection:
 
 
 class VoiceCall:
-    """One real-time call over a transport, run to its end; `end` and `hang_up` stop it from inside or outside."""
+    """One real-time call over a transport, run to its end; `end`, `stop` and `hang_up` stop it from inside or
+    outside."""
 
     def __init__(
         self,
@@ -225,6 +227,7 @@ class VoiceCall:
         self._end_reason: str | None = None
         self._error: str | None = None
         self._silences = 0
+        self._caller_has_spoken = False
         # Whether the client has been (or is about to be) told the call ended.
         self._farewell_sent = False
         self._ending: asyncio.Task[None] | None = None
@@ -274,9 +277,14 @@ class VoiceCall:
 
     async def run(self) -> CallOutcome:
         """Greet the caller and run the call until it ends; always returns, whatever went wrong."""
-        limit = asyncio.get_running_loop().call_later(
+        loop = asyncio.get_running_loop()
+        limit = loop.call_later(
             self._limit.seconds, lambda: self._soon(self.end(self._limit.reason, MAX_DURATION_GOODBYE))
         )
+        # Pipecat's silence timer starts when the agent stops speaking: with no greeting to stop, nothing would start
+        # it, and a caller who never speaks would hold the line until the time limit.
+        silence = self.settings.limits.silence_timeout_seconds
+        opening_silence = None if self.settings.first_message else loop.call_later(silence, self._opening_silence)
         if self._recording is not None:
             await self._recording.start_recording()  # type: ignore[no-untyped-call]
         if self.settings.first_message:
@@ -290,7 +298,9 @@ class VoiceCall:
             logger.exception("Call pipeline failed")
             self._end_reason, self._error = self._end_reason or "error", self._error or str(error)
         finally:
-            limit.cancel()
+            for timer in (limit, opening_silence):
+                if timer is not None:
+                    timer.cancel()
             for task in [self._ending, *self._tasks]:
                 if task is not None:
                     task.cancel()
@@ -314,6 +324,10 @@ class VoiceCall:
         if goodbye:
             await self.worker.queue_frame(TTSSpeakFrame(goodbye, append_to_context=False))
         self._ending = asyncio.create_task(self._end_after_speech())
+
+    async def stop(self, reason: str) -> None:
+        """End the call from outside (for the calls domain's reasons, such as a suspended tenant), politely."""
+        await self.end(reason, STOPPED_GOODBYE)
 
     async def _end_after_speech(self) -> None:
         # Speech still being synthesised starts within moments; then wait for the agent to fall quiet.
@@ -366,6 +380,11 @@ class VoiceCall:
 
     async def _caller_spoke(self, *_args: Any) -> None:
         self._silences = 0
+        self._caller_has_spoken = True
+
+    def _opening_silence(self) -> None:
+        if not self._caller_has_spoken:
+            self._soon(self._caller_silent(None))
 
     async def _recorded_audio(self, _processor: Any, audio: bytes, _rate: int, _channels: int) -> None:
         self._recorded.extend(audio)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from loguru import logger
 
 from vocalis.config import Settings
+from vocalis.kit.outbound import Outbound
 from vocalis.voice.engine import CallServices
 from vocalis.voice.providers.llm import OpenAIChat
 from vocalis.voice.providers.piper import shared_piper_server
@@ -26,10 +27,12 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 @dataclass(frozen=True)
 class LLMEndpoint:
-    """Where, and with which key, to reach an OpenAI-compatible LLM. Keep it in memory only; its repr hides the key."""
+    """Where, and with which key, to reach an OpenAI-compatible LLM, for whom (`owner`, the tenant: its requests share
+    the tenant's cap in kit/outbound.py). Keep it in memory only; its repr hides the key."""
 
     api_key: str = field(repr=False)
     base_url: str = OPENAI_BASE_URL
+    owner: str = field(kw_only=True)
 
 
 class ProviderUnavailable(Exception):
@@ -40,7 +43,7 @@ class ProviderUnavailable(Exception):
 ServicesFactory = Callable[[Settings, VoiceSettings, LLMEndpoint | None], Awaitable[CallServices]]
 
 
-def thinker_for(llm: LanguageModel, endpoint: LLMEndpoint | None) -> Thinker:
+def thinker_for(settings: Settings, llm: LanguageModel, endpoint: LLMEndpoint | None) -> Thinker:
     """The thinker the settings ask for: the offline extractive responder, or an LLM at `endpoint`."""
     if llm.provider == "extractive":
         return ExtractiveResponder()
@@ -54,6 +57,7 @@ def thinker_for(llm: LanguageModel, endpoint: LLMEndpoint | None) -> Thinker:
         model=llm.model,
         temperature=llm.temperature,
         max_tokens=llm.max_tokens,
+        outbound=Outbound(settings, endpoint.owner),
     )
 
 
@@ -65,7 +69,7 @@ async def offline_services(settings: Settings, voice: VoiceSettings, endpoint: L
     return CallServices(
         stt=LocalWhisperSTT(settings, voice.stt.model, voice.language, usage=usage),
         tts=PiperTTS(server, voice.tts.speed, usage=usage),
-        thinker=thinker_for(voice.llm, endpoint),
+        thinker=thinker_for(settings, voice.llm, endpoint),
         speech_usage=usage,
     )
 

@@ -1,15 +1,22 @@
 import asyncio
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
+from loguru import logger
 
 from tests.standins.openai import STANDIN_KEY, ChatScript, OpenAIStandIn, ScriptedToolCall
+from vocalis.config import Settings
+from vocalis.kit.outbound import Outbound
 from vocalis.voice.providers.llm import OpenAIChat
 from vocalis.voice.thinking import EndCall, Message, Prompt, Thinker, ThinkerError, TokenUsage
 
 KEY = STANDIN_KEY
+# The stand-in listens on 127.0.0.1, which outbound requests may not reach unless allowed.
+ALLOWED = Outbound(Settings(secret_key="k" * 40, outbound_allowed_hosts=["127.0.0.1"]), "tenant")
 MODEL = "gpt-4o-mini"
 
 PROMPT = Prompt(
@@ -28,8 +35,24 @@ def thinker(
     url: str, api_key: str = KEY, timeout_seconds: float = 10.0, client: httpx.AsyncClient | None = None
 ) -> OpenAIChat:
     return OpenAIChat(
-        api_key=api_key, base_url=url, model=MODEL, temperature=0.3, timeout_seconds=timeout_seconds, client=client
+        api_key=api_key,
+        base_url=url,
+        model=MODEL,
+        temperature=0.3,
+        timeout_seconds=timeout_seconds,
+        outbound=None if client else ALLOWED,
+        client=client,
     )
+
+
+@contextmanager
+def logged() -> Iterator[list[str]]:
+    lines: list[str] = []
+    sink = logger.add(lambda message: lines.append(str(message)), level="WARNING")
+    try:
+        yield lines
+    finally:
+        logger.remove(sink)
 
 
 async def collect(chat: Thinker, prompt: Prompt = PROMPT) -> list[str | EndCall]:
@@ -120,21 +143,27 @@ async def test_usage_accumulates_over_replies(openai: tuple[OpenAIStandIn, str])
 async def test_a_wrong_key_is_a_thinker_error_that_does_not_leak_the_key(openai: tuple[OpenAIStandIn, str]) -> None:
     _, url = openai
     wrong = "sk-proj-wrongkey-9f8e7d6c5b4a"
-    with pytest.raises(ThinkerError, match="answered 401: Incorrect API key provided") as error:
+    with logged() as lines, pytest.raises(ThinkerError, match=r"answered 401 at .*; check the key$") as error:
         await collect(thinker(url, api_key=wrong))
     message = str(error.value)
     assert wrong not in message
     assert "sk-" not in message and "5b4a" not in message
+    assert "Incorrect API key provided" in "".join(lines) and wrong not in "".join(lines)
 
 
 @pytest.mark.parametrize(
     ("status", "text"), [(429, "Rate limit reached for gpt-4o-mini"), (500, "The server had an error")]
 )
-async def test_http_errors_carry_the_providers_words(openai: tuple[OpenAIStandIn, str], status: int, text: str) -> None:
+async def test_http_errors_keep_the_providers_words_in_the_log(
+    openai: tuple[OpenAIStandIn, str], status: int, text: str
+) -> None:
+    """The message reaches call records and API answers: a fixed sentence, never what the server said."""
     standin, url = openai
     standin.chat_scripts.append(ChatScript(status=status, error_message=text))
-    with pytest.raises(ThinkerError, match=f"answered {status}: {text}"):
+    with logged() as lines, pytest.raises(ThinkerError) as error:
         await collect(thinker(url))
+    assert str(error.value) == f"LLM provider answered {status} at {url}/chat/completions"
+    assert text in "".join(lines)
 
 
 async def test_an_error_mid_stream_is_a_thinker_error_after_the_text_so_far(openai: tuple[OpenAIStandIn, str]) -> None:
@@ -143,10 +172,12 @@ async def test_an_error_mid_stream_is_a_thinker_error_after_the_text_so_far(open
         ChatScript(content=["Let me check", " that for you"], error_after=1, error_message="Model overloaded")
     )
     pieces: list[str | EndCall] = []
-    with pytest.raises(ThinkerError, match="failed mid-answer: Model overloaded"):
+    with logged() as lines, pytest.raises(ThinkerError) as error:
         async for piece in thinker(url).reply(PROMPT):
             pieces.append(piece)
     assert pieces == ["Let me check"]
+    assert str(error.value) == "LLM provider failed mid-answer"
+    assert "Model overloaded" in "".join(lines)
 
 
 async def test_no_first_token_in_time_is_a_timeout(openai: tuple[OpenAIStandIn, str]) -> None:
@@ -240,7 +271,7 @@ async def test_sse_comments_and_multiline_events_are_read_per_spec() -> None:
         ("data: [1, 2]\n\n", "malformed stream"),
         ('data: {"choices": "nope"}\n\n', "malformed stream"),
         (sse(delta("Half an ans")), "ended the stream before the answer was complete"),
-        ('data: {"error": "upstream model crashed"}\n\n', "failed mid-answer: upstream model crashed"),
+        ('data: {"error": "upstream model crashed"}\n\n', "failed mid-answer$"),
     ],
 )
 async def test_broken_streams_are_thinker_errors(body: str, message: str) -> None:
@@ -274,3 +305,12 @@ async def test_the_standin_also_answers_without_streaming(openai: tuple[OpenAISt
     assert completion["usage"] == {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9}
     assert invalid.status_code == 400
     assert invalid.json()["error"]["param"] == "stream_options"
+
+
+async def test_the_llm_is_called_through_the_outbound_guard(openai: tuple[OpenAIStandIn, str]) -> None:
+    _, url = openai
+    chat = OpenAIChat(
+        api_key=KEY, base_url=url, model=MODEL, outbound=Outbound(Settings(secret_key="k" * 40), "tenant")
+    )
+    with pytest.raises(ThinkerError, match="resolves to an address this server does not call"):
+        await collect(chat)

@@ -105,3 +105,9 @@ async def test_other_transport_messages_are_sent_as_json_too() -> None:
 
 async def test_other_frames_are_not_sent() -> None:
     assert await Client().serializer.serialize(TextFrame("internal")) is None
+
+
+async def test_deeply_nested_json_is_a_protocol_error() -> None:
+    client = Client()
+    assert await client.serializer.deserialize("[" * 100_000) is None
+    assert client.hang_ups == [("protocol_error", "Text frames must be JSON")]

@@ -1,7 +1,9 @@
 """Thinking with any OpenAI-compatible chat-completions endpoint (OpenAI, Ollama, vLLM, Groq, llama.cpp).
 
 Raw httpx streaming rather than the SDK: one small request shape, tight timeouts on the live path, and closing the
-response is all it takes to stop generating when the caller interrupts.
+response is all it takes to stop generating when the caller interrupts. Requests go through kit/outbound.py (the
+tenant chooses the URL). The provider's words never reach an error message (they end up in call records and API
+answers): they go to the server log, shortened.
 """
 
 import json
@@ -13,6 +15,7 @@ from typing import Any
 import httpx
 from loguru import logger
 
+from vocalis.kit.outbound import AddressRefused, Outbound, OutboundBusy
 from vocalis.voice.thinking import EndCall, Prompt, ThinkerError, TokenUsage
 
 END_CALL = "end_call"
@@ -22,8 +25,9 @@ END_CALL_DESCRIPTION = (
 )
 KNOWLEDGE_INTRO = "Answer from the knowledge below when it covers the caller's question; do not invent facts."
 
-# Provider error messages may quote a masked key ("sk-ab***wxyz"); such tokens never reach the call record.
+# Provider error messages may quote a masked key ("sk-ab***wxyz"); such tokens never reach the log.
 _KEY_LIKE = re.compile(r"\b(?:sk|gsk|xai|pk)[-_][\w*.\-]+|\S*\*{3,}\S*", re.IGNORECASE)
+LOGGED_ERROR_CHARS = 300
 
 
 def _end_call_tool(phrases: list[str]) -> dict[str, Any]:
@@ -88,7 +92,8 @@ class _Answer:
         if not isinstance(chunk, dict):
             raise ThinkerError("LLM provider sent a malformed stream (an event that is not an object)")
         if chunk.get("error"):
-            raise ThinkerError(f"LLM provider failed mid-answer: {_error_text(chunk)}")
+            logger.warning("LLM provider failed mid-answer: {}", _loggable(_error_text(chunk)))
+            raise ThinkerError("LLM provider failed mid-answer")
         try:
             if isinstance(chunk.get("usage"), dict):
                 self.usage = chunk["usage"]  # the last report wins: some servers repeat a running total
@@ -141,11 +146,17 @@ def _error_text(payload: Any) -> str:
     return str(payload)
 
 
+def _loggable(text: str, api_key: str | None = None) -> str:
+    if api_key:
+        text = text.replace(api_key, "[redacted]")
+    return " ".join(_KEY_LIKE.sub("[redacted]", text).split())[:LOGGED_ERROR_CHARS]
+
+
 class OpenAIChat:
     """A thinker backed by `POST {base_url}/chat/completions`, streamed, with a built-in `end_call` tool.
 
-    Pass a shared `client` to reuse connections across turns and calls. Close the reply (`aclosing`, or cancel the task
-    consuming it) to stop generation: the HTTP response is closed at once.
+    Requests go through `outbound` (a guarded client per reply); tests may pass a `client` instead. Close the reply
+    (`aclosing`, or cancel the task consuming it) to stop generation: the HTTP response is closed at once.
     """
 
     def __init__(
@@ -157,8 +168,11 @@ class OpenAIChat:
         temperature: float = 0.7,
         max_tokens: int = 300,
         timeout_seconds: float = 10.0,
+        outbound: Outbound | None = None,
         client: httpx.AsyncClient | None = None,
     ) -> None:
+        if (outbound is None) == (client is None):
+            raise ValueError("OpenAIChat needs either outbound or client")
         self.usage = TokenUsage()
         self.model = model
         self.temperature = temperature
@@ -166,6 +180,7 @@ class OpenAIChat:
         self.timeout_seconds = timeout_seconds
         self._url = base_url.rstrip("/") + "/chat/completions"
         self._api_key = api_key
+        self._outbound = outbound
         self._client = client
         # Connecting, and each wait for the next bytes (the first token included), may take this long.
         self._timeout = httpx.Timeout(timeout_seconds)
@@ -209,6 +224,10 @@ class OpenAIChat:
                     text = answer.add(data)
                     if text:
                         yield text
+        except AddressRefused as exc:
+            raise ThinkerError(str(exc)) from exc
+        except OutboundBusy as exc:
+            raise ThinkerError(exc.message) from exc
         except httpx.TimeoutException as exc:
             raise ThinkerError(f"LLM provider timed out (nothing within {self.timeout_seconds:g} s)") from exc
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
@@ -227,17 +246,24 @@ class OpenAIChat:
         if self._client is not None:
             yield self._client
         else:
-            async with httpx.AsyncClient(timeout=self._timeout) as client:
+            assert self._outbound is not None
+            async with self._outbound.client(self._timeout) as client:
                 yield client
 
     async def _status_error(self, response: httpx.Response) -> str:
-        """A safe message for a non-200 answer: the status and the provider's words, never the API key."""
+        """A fixed message for a non-200 answer (the status); the provider's words go to the log."""
         body = (await response.aread()).decode(errors="replace")
         try:
             detail = _error_text(json.loads(body))
         except ValueError:
             detail = body
-        if self._api_key:
-            detail = detail.replace(self._api_key, "[redacted]")
-        detail = " ".join(_KEY_LIKE.sub("[redacted]", detail).split())[:300]
-        return f"LLM provider answered {response.status_code}: {detail or response.reason_phrase}"
+        logger.warning(
+            "LLM provider answered {status} at {url}: {detail}",
+            status=response.status_code,
+            url=self._url,
+            detail=_loggable(detail, self._api_key),
+        )
+        hint = "; check the key" if response.status_code in (401, 403) else ""
+        if response.status_code == 404:
+            hint = "; check the base URL and the model"
+        return f"LLM provider answered {response.status_code} at {self._url}{hint}"

@@ -27,7 +27,8 @@ from vocalis.voice.audio import SAMPLE_RATE, SAMPLE_WIDTH
 from vocalis.voice.events import CallEvent
 from vocalis.voice.transports import HangUp
 
-# A binary frame larger than this (one second of audio) is a protocol error, not audio.
+# A binary frame larger than this (one second of audio) is a protocol error, not audio. `vocalis serve` also makes it
+# the WebSocket's largest message, so the server never buffers more from a client (it closes with 1009 instead).
 MAX_AUDIO_FRAME_BYTES = SAMPLE_RATE * SAMPLE_WIDTH
 
 
@@ -60,7 +61,7 @@ class BrowserSerializer(FrameSerializer):
             return InputAudioRawFrame(audio=data, sample_rate=SAMPLE_RATE, num_channels=1) if data else None
         try:
             message = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting ("[[[[...") exhausts the parser's recursion
             await self._protocol_error("Text frames must be JSON")
             return None
         if isinstance(message, dict) and message.get("type") == "hangup":
