@@ -175,8 +175,7 @@ async def chat(
             agent = agent_of(call)
         voice = VoiceSettings.model_validate(agent)
         endpoint = await llm_endpoint(session, settings, tenant_id, voice)
-    started_at = call.started_at if call is not None else utcnow()
-    assert started_at is not None
+    started_at = (call.started_at if call is not None else None) or utcnow()
     heard_at = _elapsed_ms(started_at)
     sources = await passages(database, settings, tenant_id, agent.knowledge_base_ids, data.message)
     try:
