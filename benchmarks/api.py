@@ -1,10 +1,12 @@
 """API overhead benchmark: `GET /api/v1/auth/me` against a bare FastAPI route, and the cost of a login.
 
     python -m benchmarks.api [--duration S] [--warmup S] [--connections N] [--rounds N] [--logins N] [--log-level L]
-                             [--path P]
+                             [--path P] [--without-rls]
 
 `--path` picks the authenticated GET route under load: `/api/v1/auth/me` (the default) is answered from the
 in-process principal cache; `/api/v1/agents` reads the database on every request (row-level security included).
+`--without-rls` disables row-level security on every table of the temporary database after migrating (the app still
+names its tenant per transaction): run with and without it to measure what the policies cost.
 
 Both servers run as their own single uvicorn process on 127.0.0.1: the platform with `vocalis serve` against the
 embedded PostgreSQL of a temporary data dir (migrated with `vocalis migrate` first), the baseline with the bare route
@@ -96,6 +98,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--logins", type=int, default=30, help="sequential logins timed")
     parser.add_argument("--log-level", default="INFO", help="VOCALIS_LOG_LEVEL of the platform (its default: INFO)")
     parser.add_argument("--path", default=ME_PATH, help="the authenticated GET route under load")
+    parser.add_argument("--without-rls", action="store_true", help="disable row-level security (to measure it)")
     args = parser.parse_args(argv)
     if args.duration <= 0 or args.warmup < 0 or args.connections < 1 or args.rounds < 1 or args.logins < 1:
         parser.error("--duration must be > 0, --warmup >= 0, --connections, --rounds and --logins >= 1")
@@ -345,8 +348,9 @@ def report(
         "CPU columns: per request, of the server process (all threads) and of the PostgreSQL processes still alive "
         "at the end of a run (connections the pool closed meanwhile are missed)",
         "",
-        f"auth/me at {ratio:.2f}x bare throughput "
-        f"(goal >= {RATIO_GOAL}: {'met' if ratio >= RATIO_GOAL else 'MISSED'}); "
+        f"{args.path} at {ratio:.2f}x bare throughput"
+        + (f" (goal >= {RATIO_GOAL}: {'met' if ratio >= RATIO_GOAL else 'MISSED'})" if args.path == ME_PATH else "")
+        + f"{'' if not args.without_rls else ', row-level security disabled'}; "
         f"login p50 {logins.p50_ms:.0f} ms, {logins.server_cpu_ms:.0f} ms CPU per login "
         f"(goal < {LOGIN_CPU_GOAL_MS:.0f} ms: {'met' if logins.server_cpu_ms < LOGIN_CPU_GOAL_MS else 'MISSED'})",
     ]
@@ -360,6 +364,24 @@ def temporary_dir() -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def disable_row_level_security(pgdata: Path) -> None:
+    """The migrated schema without row-level security on any table, as the owner (a superuser) sets it."""
+    from sqlalchemy import create_engine, text
+
+    from vocalis.kit.embedded_postgres import EmbeddedPostgres
+
+    server = EmbeddedPostgres(pgdata)
+    engine = create_engine(server.start())
+    try:
+        with engine.begin() as connection:
+            tables = connection.scalars(text("SELECT relname FROM pg_class WHERE relrowsecurity AND relkind = 'r'"))
+            for table in list(tables):
+                connection.execute(text(f'ALTER TABLE "{table}" DISABLE ROW LEVEL SECURITY'))
+    finally:
+        engine.dispose()
+        server.stop()
 
 
 def run(args: argparse.Namespace, out: IO[str]) -> None:
@@ -377,6 +399,8 @@ def run(args: argparse.Namespace, out: IO[str]) -> None:
         )
         if migrated.returncode != 0:
             raise RuntimeError(f"vocalis migrate failed:\n{migrated.stdout}{migrated.stderr}")
+        if args.without_rls:
+            disable_row_level_security(pgdata)
 
         platform_port, bare_port = free_port(), free_port()
         vocalis = start_server(

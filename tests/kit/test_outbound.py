@@ -266,3 +266,12 @@ def test_outbound_requests_have_one_path() -> None:
     assert offenders == [], f"httpx clients built outside kit/outbound.py: {offenders}"
     assert _builds_http_client(GUARD), "the check must see the client that exists"
     assert all(_builds_http_client(path) for path in NOT_FOR_TENANTS), "an exemption no longer needed"
+
+
+async def test_clients_share_one_tls_context() -> None:
+    """Loading the CA bundle costs ~20 ms of CPU on the event loop: paid once per process, not per request (a burst
+    of one tenant's chats, each making a client, stalled every tenant's requests for seconds)."""
+    first, second = guarded().client(1.0), guarded(["ollama"]).client(1.0)
+    async with first, second:
+        contexts = [client._transport._transport._pool._ssl_context for client in (first, second)]  # type: ignore[attr-defined]
+    assert contexts[0] is not None and contexts[0] is contexts[1]

@@ -720,8 +720,11 @@ async def test_only_owners_demote_deactivate_or_delete_admins(client: AsyncClien
     for hard in ("false", "true"):
         response = await client.delete(user_url(other.user_id), params={"hard": hard}, headers=admin.headers)
         assert_error(response, 403, "forbidden")
+    # Verifying an email is managing its user too: not for another admin, nor the owner.
+    for target in (other, owner):
+        assert_error(await client.post(f"{user_url(target.user_id)}/verify", headers=admin.headers), 403, "forbidden")
     body = (await client.get(user_url(other.user_id), headers=owner.headers)).json()
-    assert (body["role"], body["is_active"], body["first_name"]) == ("admin", True, None)
+    assert (body["role"], body["is_active"], body["first_name"], body["is_verified"]) == ("admin", True, None, False)
 
     # The owner may.
     response = await client.put(user_url(other.user_id), json={"role": "member"}, headers=owner.headers)

@@ -4,6 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from vocalis.kit.text import DisplayText
 from vocalis.voice.settings import (
     DEFAULT_SYSTEM_PROMPT,
     CallLimits,
@@ -13,7 +14,7 @@ from vocalis.voice.settings import (
     TurnTaking,
 )
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = Annotated[str, DisplayText, StringConstraints(min_length=1, max_length=200)]
 Phrase = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 

@@ -6,6 +6,8 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from vocalis.kit.text import DisplayText
+
 Provider = Literal["openai", "elevenlabs", "deepgram"]
 
 # Where each provider's API lives when no base URL is given. OpenAI's includes the version, as OpenAI-compatible
@@ -41,7 +43,7 @@ BaseUrl = Annotated[
 ]
 # Printable ASCII without spaces: it travels in an HTTP header.
 ApiKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=r"^[!-~]+$")]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = Annotated[str, DisplayText, StringConstraints(min_length=1, max_length=200)]
 
 
 class CredentialCreate(BaseModel):

@@ -13,7 +13,9 @@ provider or webhook to come) goes through the client made here, because a tenant
 """
 
 import asyncio
+import functools
 import socket
+import ssl
 import typing
 import weakref
 from collections.abc import AsyncIterator, Iterable
@@ -186,6 +188,12 @@ class _Slots:
 _slots = _Slots()
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every client: loading the CA bundle takes ~20 ms of CPU, too much to pay per request."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
 class _GuardedTransport(httpx.AsyncBaseTransport):
     """httpx's transport over a guarded connection pool, holding a slot of the owner's cap until the answer is
     closed, and bounding the whole exchange."""
@@ -193,10 +201,10 @@ class _GuardedTransport(httpx.AsyncBaseTransport):
     def __init__(self, settings: Settings, owner: str) -> None:
         self._settings = settings
         self._owner = owner
-        self._transport = httpx.AsyncHTTPTransport(trust_env=False)
+        self._transport = httpx.AsyncHTTPTransport(verify=_tls(), trust_env=False)
         # httpx takes no network backend, so its pool is replaced by one built with ours (same defaults otherwise).
         self._transport._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False), network_backend=_GuardedBackend(settings)
+            ssl_context=_tls(), network_backend=_GuardedBackend(settings)
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

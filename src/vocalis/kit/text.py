@@ -2,6 +2,8 @@
 
 import unicodedata
 
+from pydantic import AfterValidator
+
 # Control (Cc), format (Cf: bidi overrides such as U+202E, zero-width and invisible characters), surrogate (Cs) and
 # line/paragraph separator (Zl, Zp) characters: they hide or reorder what a reader sees, or break lines and logs.
 _HIDDEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
@@ -18,3 +20,7 @@ def display_text(text: str) -> str:
         elif ch.isspace():
             kept.append(" ")
     return "".join(kept).strip()
+
+
+# For schema fields shown to people: `Annotated[str, DisplayText, StringConstraints(...)]`.
+DisplayText = AfterValidator(display_text)

@@ -2,14 +2,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from vocalis.kit.text import display_text
+from vocalis.kit.text import DisplayText
 from vocalis.models.knowledge import DocumentStatus
 
 # Shown to other people: control and bidi-override characters are dropped before the length is checked.
-Name = Annotated[str, AfterValidator(display_text), StringConstraints(min_length=1, max_length=200)]
-Title = Annotated[str, AfterValidator(display_text), StringConstraints(min_length=1, max_length=300)]
+Name = Annotated[str, DisplayText, StringConstraints(min_length=1, max_length=200)]
+Title = Annotated[str, DisplayText, StringConstraints(min_length=1, max_length=300)]
 
 
 class EmbeddingChoice(BaseModel):

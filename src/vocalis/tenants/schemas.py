@@ -6,11 +6,13 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from vocalis.auth.schemas import Password, UserRead
 from vocalis.billing.service import Resource
+from vocalis.kit.text import DisplayText
 from vocalis.models.tenant import TenantStatus
+from vocalis.users.schemas import Name as PersonName
 from vocalis.users.schemas import Username
 
 Slug = Annotated[str, StringConstraints(min_length=2, max_length=80, pattern=r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")]
-TenantName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+TenantName = Annotated[str, DisplayText, StringConstraints(min_length=1, max_length=200)]
 
 
 class TenantRead(BaseModel):
@@ -33,8 +35,8 @@ class OwnerCreate(BaseModel):
     email: EmailStr
     username: Annotated[str, StringConstraints(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
     password: Annotated[str, StringConstraints(min_length=8, max_length=128)]
-    first_name: str | None = Field(default=None, max_length=100)
-    last_name: str | None = Field(default=None, max_length=100)
+    first_name: PersonName | None = None
+    last_name: PersonName | None = None
 
 
 class TenantCreate(BaseModel):
@@ -101,9 +103,9 @@ class RegisterRequest(BaseModel):
     email: EmailStr
     username: Username
     password: Password
-    first_name: str | None = Field(default=None, max_length=100)
-    last_name: str | None = Field(default=None, max_length=100)
-    tenant_name: str | None = Field(default=None, min_length=1, max_length=200)
+    first_name: PersonName | None = None
+    last_name: PersonName | None = None
+    tenant_name: TenantName | None = None
 
 
 class RegisterResponse(BaseModel):

@@ -5,10 +5,11 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from vocalis.auth.permissions import Permission
 from vocalis.auth.schemas import Password
+from vocalis.kit.text import DisplayText
 from vocalis.models.user import Role
 
 Username = Annotated[str, StringConstraints(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
-Name = Annotated[str, StringConstraints(max_length=100)]
+Name = Annotated[str, DisplayText, StringConstraints(max_length=100)]
 
 
 class UserCreate(BaseModel):

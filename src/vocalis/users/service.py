@@ -138,6 +138,7 @@ async def verify_user(session: AsyncSession, principal: Principal, user_id: uuid
     """Mark a user's email as verified."""
     principal.require(Permission.USERS_WRITE)
     user = await _get(session, principal.tenant_id, user_id)
+    _ensure_may_act_on(principal, user)
     if not user.is_verified:
         user.is_verified = True
         user.verified_at = utcnow()
