@@ -1,7 +1,7 @@
 """Alembic environment: runs migrations over a synchronous psycopg 3 connection."""
 
 from alembic import context
-from sqlalchemy import create_engine, pool, text
+from sqlalchemy import create_engine, pool
 
 import vocalis.models  # noqa: F401 - registers every table on the metadata
 from vocalis.kit.db import Base
@@ -31,10 +31,6 @@ def run_migrations() -> None:
         return
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
-        # Migrations act for every tenant: a data migration run by a table owner that is not a superuser would
-        # otherwise see no tenant's rows (row-level security is forced on owners too, see 0005).
-        connection.execute(text("SELECT set_config('vocalis.tenant_id', '*', false)"))
-        connection.commit()
         context.configure(
             connection=connection, target_metadata=target_metadata, compare_type=True, include_name=include_name
         )

@@ -16,6 +16,7 @@ from tests.factories import register
 from vocalis.kit.db import (
     ALL_TENANTS,
     APP_ROLE,
+    PLATFORM_ROLE,
     Database,
     TenantScope,
     act_for,
@@ -116,14 +117,19 @@ async def test_an_independent_write_stands_although_the_transaction_fails(databa
     assert await _audit_count(database, f"{action}.lost") == 0
 
 
-async def test_the_app_acts_as_a_role_that_cannot_bypass_row_level_security(engine: AsyncEngine) -> None:
+async def test_the_app_acts_as_roles_that_cannot_bypass_row_level_security(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
-        role = (
+        assert await connection.scalar(text("SELECT current_user")) == APP_ROLE
+        roles = (
             await connection.execute(
-                text("SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+                text(
+                    "SELECT rolname, rolsuper, rolbypassrls, EXISTS (SELECT 1 FROM pg_class c WHERE c.relowner = r.oid)"
+                    " FROM pg_roles r WHERE rolname IN (:app, :platform) ORDER BY rolname"
+                ),
+                {"app": APP_ROLE, "platform": PLATFORM_ROLE},
             )
-        ).one()
-    assert tuple(role) == (APP_ROLE, False, False)
+        ).all()
+    assert [tuple(role) for role in roles] == [(APP_ROLE, False, False, False), (PLATFORM_ROLE, False, False, False)]
 
 
 async def test_every_tenant_owned_table_has_forced_row_level_security(engine: AsyncEngine) -> None:

@@ -16,7 +16,9 @@ from tests.standins.held import Held
 from tests.standins.openai import STANDIN_KEY, OpenAIStandIn
 from tests.standins.server import serve
 from vocalis.config import Settings
+from vocalis.kit.db import ALL_TENANTS, Database, TenantScope
 from vocalis.kit.embedded_postgres import EmbeddedPostgres
+from vocalis.knowledge import repository
 from vocalis.models.user import Role
 
 API = "/api/v1/knowledge"
@@ -192,6 +194,28 @@ async def test_search_never_crosses_tenants(client: AsyncClient, drain: Drain) -
         f"{API}/search", json={"query": "alarm code"}, headers={"X-API-Key": await api_key(client, owner)}
     )
     assert "4711" in with_key.json()["results"][0]["content"]
+
+
+async def test_keyword_search_in_the_database_answers_only_for_the_tenant_acted_for(
+    client: AsyncClient, drain: Drain, database: Database
+) -> None:
+    """The keyword search runs in a database function (so row-level security leaves its GIN index usable): it must
+    not answer for a tenant the transaction does not act for, whatever tenant and bases it is given."""
+    owner, other = await register(client), await register(client)
+    base = await _base(client, owner)
+    await client.post(
+        f"{API}/bases/{base['id']}/documents",
+        json={"title": "Secret", "text": "The alarm code is 4711."},
+        headers=owner.headers,
+    )
+    await drain()
+    base_ids = [uuid.UUID(base["id"])]
+    scopes: list[tuple[TenantScope | None, int]] = [(owner.tenant_id, 1), (other.tenant_id, 0), (ALL_TENANTS, 0)]
+    scopes.append((None, 0))
+    for acting_for, expected in scopes:
+        async with database.transaction(acting_for) as session:
+            hits = await repository.keyword_search(session, owner.tenant_id, base_ids, "alarm code", 5)
+        assert len(hits) == expected, acting_for
 
 
 async def test_the_same_content_twice_is_the_same_document(client: AsyncClient) -> None:

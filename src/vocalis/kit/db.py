@@ -98,14 +98,23 @@ def tenant_delete(model: type[Owned], tenant_id: uuid.UUID) -> Delete:
     return delete(model).where(owned_by(model, tenant_id))
 
 
-# Row-level security (migrations/versions/0005_row_level_security.py). The app's connections act as APP_ROLE, which
-# cannot bypass the policies; each transaction names its tenant in the setting `vocalis.tenant_id`, and one that names
-# none sees no tenant-owned row.
+# Row-level security (migrations/versions/0005_row_level_security.py). The app's connections start as APP_ROLE, whose
+# policy shows the rows of the tenant named in the setting `vocalis.tenant_id` (none when it names none); acting for
+# ALL_TENANTS switches the transaction to PLATFORM_ROLE, whose policy shows every row. Neither can bypass the policies
+# or owns a table. Both settings are local to the transaction, so they end with it.
 APP_ROLE: Final = "vocalis_app"
+PLATFORM_ROLE: Final = "vocalis_platform"
 ALL_TENANTS: Final = "*"
 TenantScope = uuid.UUID | Literal["*"]
 _TENANT = "vocalis_tenant"
-_SET_TENANT = text("SELECT set_config('vocalis.tenant_id', :tenant, true)")
+_SET_SCOPE = text("SELECT set_config('role', :role, true), set_config('vocalis.tenant_id', :tenant, true)")
+
+
+def _scope(tenant: str) -> dict[str, str]:
+    """The parameters of _SET_SCOPE for a scope as kept in `session.info` ("" for none, a tenant id, or "*")."""
+    if tenant == ALL_TENANTS:
+        return {"role": PLATFORM_ROLE, "tenant": ""}
+    return {"role": APP_ROLE, "tenant": tenant}
 
 
 async def act_for(session: AsyncSession, tenant: TenantScope) -> None:
@@ -113,7 +122,7 @@ async def act_for(session: AsyncSession, tenant: TenantScope) -> None:
     own paths (sign-up, look-ups by credential before the tenant is known, super admins, workers' sweeps)."""
     session.info[_TENANT] = str(tenant)
     if session.in_transaction():
-        await session.execute(_SET_TENANT, {"tenant": session.info[_TENANT]})
+        await session.execute(_SET_SCOPE, _scope(session.info[_TENANT]))
 
 
 @asynccontextmanager
@@ -126,7 +135,7 @@ async def acting_for(session: AsyncSession, tenant: TenantScope) -> AsyncIterato
         yield
     finally:
         session.info[_TENANT] = previous
-        await session.execute(_SET_TENANT, {"tenant": previous})
+        await session.execute(_SET_SCOPE, _scope(previous))
 
 
 class ScopedSession(Session):
@@ -135,7 +144,7 @@ class ScopedSession(Session):
 
 @event.listens_for(ScopedSession, "after_begin")
 def _apply_scope(session: Session, _transaction: SessionTransaction, connection: Connection) -> None:
-    connection.execute(_SET_TENANT, {"tenant": session.info.get(_TENANT, "")})
+    connection.execute(_SET_SCOPE, _scope(session.info.get(_TENANT, "")))
 
 
 def app_engine(url: str, **options: Any) -> AsyncEngine:

@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from pgvector.sqlalchemy import Vector
-from sqlalchemy import Text, cast, func, insert, literal_column, select, text
-from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy import Text, Uuid, cast, func, insert, literal_column, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -231,13 +231,12 @@ async def keyword_search(
     """Full-text matches ranked by cover density. Any query word may match (OR), so questions find answers."""
     words = func.plainto_tsquery(TEXT_SEARCH_CONFIG, query)
     any_word = cast(func.replace(cast(words, Text), "&", "|"), TSQUERY)
-    rank = func.ts_rank_cd(Chunk.search_vector, any_word)
+    # A database function (migration 0005), so that row-level security leaves the GIN index usable; it answers only
+    # for the tenant the transaction acts for, and `_hits` reads the chunks under the tenant's policy.
+    matches = func.vocalis_keyword_search(tenant_id, cast(list(base_ids), ARRAY(Uuid())), any_word, limit)
     ranked = (
-        tenant_select(Chunk, tenant_id)
-        .with_only_columns(Chunk.id, rank.label("score"))
-        .where(Chunk.knowledge_base_id.in_(base_ids), Chunk.search_vector.op("@@")(any_word))
-        .order_by(rank.desc())
-        .limit(limit)
+        select(literal_column("id"), literal_column("score"))
+        .select_from(matches.table_valued("id", "score"))
         .subquery()
     )
     return await _hits(session, ranked, "score")
