@@ -24,7 +24,7 @@ def test_benchmark_runs_and_reports_figures(scratch: Path) -> None:
     assert login and float(login.group(1)) > 0, output
 
     summary = re.search(
-        rf"^auth/me at {NUMBER}x bare throughput \(goal >= 0.5: (met|MISSED)\); "
+        rf"^/api/v1/auth/me at {NUMBER}x bare throughput \(goal >= 0.5: (met|MISSED)\); "
         rf"login p50 {NUMBER} ms, {NUMBER} ms CPU per login \(goal < 50 ms: (met|MISSED)\)$",
         output,
         re.MULTILINE,
