@@ -175,7 +175,8 @@ async def test_search_modes_and_result_shape(client: AsyncClient, drain: Drain) 
     assert empty.json()["results"] == []
 
 
-async def test_search_never_crosses_tenants(client: AsyncClient, drain: Drain) -> None:
+async def _two_tenants_one_secret(client: AsyncClient, drain: Drain) -> tuple[Account, Account, dict[str, Any]]:
+    """Two tenants; the first has a knowledge base holding an alarm code, ingested."""
     owner, other = await register(client), await register(client)
     base = await _base(client, owner)
     await client.post(
@@ -184,6 +185,11 @@ async def test_search_never_crosses_tenants(client: AsyncClient, drain: Drain) -
         headers=owner.headers,
     )
     await drain()
+    return owner, other, base
+
+
+async def test_search_never_crosses_tenants(client: AsyncClient, drain: Drain) -> None:
+    owner, other, base = await _two_tenants_one_secret(client, drain)
     found = await client.post(f"{API}/search", json={"query": "alarm code"}, headers=other.headers)
     assert found.status_code == 200 and found.json()["results"] == []
     foreign = await client.post(
@@ -201,14 +207,7 @@ async def test_keyword_search_in_the_database_answers_only_for_the_tenant_acted_
 ) -> None:
     """The keyword search runs in a database function (so row-level security leaves its GIN index usable): it must
     not answer for a tenant the transaction does not act for, whatever tenant and bases it is given."""
-    owner, other = await register(client), await register(client)
-    base = await _base(client, owner)
-    await client.post(
-        f"{API}/bases/{base['id']}/documents",
-        json={"title": "Secret", "text": "The alarm code is 4711."},
-        headers=owner.headers,
-    )
-    await drain()
+    owner, other, base = await _two_tenants_one_secret(client, drain)
     base_ids = [uuid.UUID(base["id"])]
     scopes: list[tuple[TenantScope | None, int]] = [(owner.tenant_id, 1), (other.tenant_id, 0), (ALL_TENANTS, 0)]
     scopes.append((None, 0))
