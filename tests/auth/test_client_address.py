@@ -2,7 +2,6 @@
 proxies: X-Forwarded-For counts only when a proxy listed in `trusted_proxies` sends it."""
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -23,15 +22,9 @@ LIMIT = 5
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        environment="test",
-        data_dir=tmp_path / "data",
-        secret_key="test-signing-key-" + "x" * 32,
-        redis_url=None,
-        login_limit_per_address=f"{LIMIT}/minute",
-        trusted_proxies=["10.0.0.0/8"],
-    )
+def settings(settings: Settings) -> Settings:
+    """The suite's settings, with a tight per-address login limit and the proxies of 10.0.0.0/8 trusted."""
+    return settings.model_copy(update={"login_limit_per_address": f"{LIMIT}/minute", "trusted_proxies": ["10.0.0.0/8"]})
 
 
 @pytest.fixture

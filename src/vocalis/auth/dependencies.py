@@ -94,10 +94,7 @@ async def authenticate_sessionless(
     """`authenticate` in a short transaction of its own, for endpoints that wait on other servers (a provider):
     the request then holds no database connection while it waits, and its service opens its own transactions."""
     async with database.transaction() as session:
-        principal = await _principal(session, settings, cache, oauth_token, api_key)
-    if principal is None:
-        raise Unauthorized()
-    return principal
+        return await authenticate(session, settings, cache, oauth_token, api_key)
 
 
 async def client_info(request: Request) -> service.Client:

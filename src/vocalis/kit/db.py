@@ -120,9 +120,12 @@ def _scope(tenant: str) -> dict[str, str]:
 async def act_for(session: AsyncSession, tenant: TenantScope) -> None:
     """Say which tenant's rows this transaction may read and write: a tenant's id, or ALL_TENANTS for the platform's
     own paths (sign-up, look-ups by credential before the tenant is known, super admins, workers' sweeps)."""
-    session.info[_TENANT] = str(tenant)
+    scope = str(tenant)
+    if session.info.get(_TENANT, "") == scope:
+        return  # already so: the session applies its scope at each BEGIN
+    session.info[_TENANT] = scope
     if session.in_transaction():
-        await session.execute(_SET_SCOPE, _scope(session.info[_TENANT]))
+        await session.execute(_SET_SCOPE, _scope(scope))
 
 
 @asynccontextmanager
