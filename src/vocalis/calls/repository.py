@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vocalis.kit.db import tenant_select, utcnow
+from vocalis.kit.db import count_rows, tenant_select, utcnow
 from vocalis.kit.pagination import PageParams, paginate
 from vocalis.models.call import LIVE_STATUSES, Call, CallKind, CallStatus, CallTurn
 from vocalis.models.tenant import Tenant
@@ -104,6 +104,10 @@ async def list_calls(
 async def turns(session: AsyncSession, tenant_id: uuid.UUID, call_id: uuid.UUID) -> list[CallTurn]:
     stmt = tenant_select(CallTurn, tenant_id).where(CallTurn.call_id == call_id).order_by(CallTurn.ordinal)
     return list((await session.scalars(stmt)).all())
+
+
+async def count_turns(session: AsyncSession, tenant_id: uuid.UUID, call_id: uuid.UUID) -> int:
+    return await count_rows(session, tenant_select(CallTurn, tenant_id).where(CallTurn.call_id == call_id))
 
 
 def add_turns(session: AsyncSession, call: Call, first_ordinal: int, turns: Sequence[CallTurn]) -> None:

@@ -193,7 +193,7 @@ async def chat(
         else:
             # Locked, so two messages to one session (or the idle sweep) take turns rather than interleave.
             call = await _chat_session(session, tenant_id, agent_id, call.id, lock=True)
-            if len(await repository.turns(session, tenant_id, call.id)) != len(history):
+            if await repository.count_turns(session, tenant_id, call.id) != len(history):
                 raise Conflict(
                     "Another message to this chat session was answered meanwhile; send yours again",
                     details={"session_id": str(call.id)},
