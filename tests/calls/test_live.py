@@ -28,7 +28,7 @@ from tests.calls.webcall import SHOP_FAQ, WebCaller, web_call
 from tests.factories import Account, register, super_admin
 from tests.standins.openai import ChatScript, OpenAIStandIn, ScriptedToolCall
 from tests.standins.server import serve
-from tests.voice.speech import caller_audio, stop_session_piper_server, words
+from tests.voice.speech import caller_audio, silence, stop_session_piper_server, words
 from vocalis.app import create_app
 from vocalis.config import Settings
 from vocalis.database import migrate
@@ -523,3 +523,33 @@ async def test_a_caller_who_never_speaks_is_hung_up_although_the_agent_has_no_gr
         ended = await caller.wait_for("call.ended", within=40)
     assert ended["reason"] == "silence_timeout"
     assert caller.transcript("agent")[0] == "Are you still there?"
+
+
+async def test_a_greeting_then_a_question_after_a_pause_is_answered_as_one_turn(
+    api: httpx.AsyncClient, owner: Account
+) -> None:
+    agent = await make_agent(api, owner)
+    greeting, question = await caller_audio("Hi there."), await caller_audio("Are you open on Saturday?")
+    call = await start_call(api, owner, agent)
+
+    async with web_call(call["websocket_url"]) as caller:
+        await greeted(caller)
+        started = time.monotonic()
+        await caller.say(greeting + silence(0.3) + question)
+        await caller.wait_for(
+            "transcript", lambda m: m["role"] == "agent" and "10 am to 4 pm" in m["text"], within=30, after=started
+        )
+        await caller.wait_for("agent.stopped", after=caller.event_time("agent.speaking", after=started))
+        await caller.connection.send('{"type": "hangup"}')
+        await caller.wait_for("call.ended")
+
+    record = await finished(api, owner, call["call_id"])
+    turns = record["turns"]
+    said = " ".join(turn["text"] for turn in turns if turn["role"] == "user")
+    assert "hi there" in " ".join(words(said)) and "saturday" in words(said)
+    # The question is answered, last, once: at most the start of a reply to "Hi there." was heard before the caller
+    # went on (and it stopped there), and nothing is left over to be answered a turn late.
+    assert "10 am to 4 pm" in turns[-1]["text"] and turns[-1]["role"] == "agent", turns
+    assert sum("10 am to 4 pm" in turn["text"] for turn in turns) == 1
+    assert all(turn["interrupted"] for turn in turns[1:-1] if turn["role"] == "agent"), turns
+    assert all(turn["latency"] for turn in turns[1:] if turn["role"] == "agent"), turns

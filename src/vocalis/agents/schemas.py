@@ -16,6 +16,17 @@ from vocalis.voice.settings import (
 
 Name = Annotated[str, DisplayText, StringConstraints(min_length=1, max_length=200)]
 Phrase = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+BusinessName = Annotated[str, DisplayText, StringConstraints(min_length=1, max_length=200)]
+Contact = Annotated[str, DisplayText, StringConstraints(min_length=1, max_length=200)]
+
+SYSTEM_PROMPT_USE = (
+    "Instructions for an LLM (`llm.provider` openai). The offline extractive responder does not read them: it answers "
+    "from the knowledge bases, the business name, the first message and the handoff contact"
+)
+TRANSFER_TO_USE = (
+    "Who callers asking for a person are given (a phone number or e-mail); when left out, the contact the knowledge "
+    "bases give, else the agent offers to take a callback request"
+)
 
 
 def _distinct(ids: list[uuid.UUID]) -> list[uuid.UUID]:
@@ -33,8 +44,14 @@ class _Settings(BaseModel):
 class AgentCreate(_Settings):
     name: Name
     language: Literal["en"] = "en"
-    system_prompt: str = Field(default=DEFAULT_SYSTEM_PROMPT, min_length=1, max_length=20_000)
+    system_prompt: str = Field(
+        default=DEFAULT_SYSTEM_PROMPT, min_length=1, max_length=20_000, description=SYSTEM_PROMPT_USE
+    )
     first_message: str | None = Field(default="Hello! How can I help you today?", max_length=1000)
+    business_name: BusinessName | None = Field(
+        default=None, description="The business the agent answers for; the tenant's name when left out"
+    )
+    transfer_to: Contact | None = Field(default=None, description=TRANSFER_TO_USE)
     knowledge_base_ids: KnowledgeBaseIds = Field(default_factory=list, max_length=20)
     stt: SpeechToText = SpeechToText()
     llm: LanguageModel = LanguageModel()
@@ -54,8 +71,10 @@ class AgentUpdate(_Settings):
 
     name: Name | None = None
     language: Literal["en"] | None = None
-    system_prompt: str | None = Field(default=None, min_length=1, max_length=20_000)
+    system_prompt: str | None = Field(default=None, min_length=1, max_length=20_000, description=SYSTEM_PROMPT_USE)
     first_message: str | None = Field(default=None, max_length=1000)
+    business_name: BusinessName | None = None
+    transfer_to: Contact | None = Field(default=None, description=TRANSFER_TO_USE)
     knowledge_base_ids: KnowledgeBaseIds | None = Field(default=None, max_length=20)
     stt: SpeechToText | None = None
     llm: LanguageModel | None = None
@@ -75,6 +94,8 @@ class AgentRead(BaseModel):
     language: str
     system_prompt: str
     first_message: str | None
+    business_name: str | None
+    transfer_to: str | None
     knowledge_base_ids: list[uuid.UUID]
     stt: SpeechToText
     llm: LanguageModel

@@ -21,6 +21,7 @@ from vocalis.kit.errors import InvalidInput, NotFound
 from vocalis.kit.pagination import PageParams
 from vocalis.knowledge import service as knowledge
 from vocalis.models.agent import Agent
+from vocalis.models.tenant import Tenant
 from vocalis.voice import catalog
 from vocalis.voice.settings import LanguageModel, SpeechToText, TextToSpeech
 
@@ -41,6 +42,8 @@ async def create_agent(session: AsyncSession, principal: Principal, data: AgentC
         language=data.language,
         system_prompt=data.system_prompt,
         first_message=data.first_message,
+        business_name=data.business_name or await _tenant_name(session, principal.tenant_id),
+        transfer_to=data.transfer_to,
         knowledge_base_ids=list(data.knowledge_base_ids),
         end_call_phrases=list(data.end_call_phrases),
         recording_enabled=data.recording_enabled,
@@ -82,6 +85,10 @@ async def update_agent(session: AsyncSession, principal: Principal, agent_id: uu
     }
     if "first_message" in data.model_fields_set:
         changes["first_message"] = data.first_message  # null: the agent waits for the caller to speak first
+    if "transfer_to" in data.model_fields_set:
+        changes["transfer_to"] = data.transfer_to  # null: no contact of the agent's own
+    if data.business_name is not None:
+        changes["business_name"] = data.business_name
     for group in _GROUPS:
         if (settings := getattr(data, group)) is not None:
             changes[group] = settings.model_dump(mode="json")
@@ -113,6 +120,12 @@ async def load_agent(session: AsyncSession, tenant_id: uuid.UUID, agent_id: uuid
     if agent is None:
         raise NotFound("Agent not found")
     return agent
+
+
+async def _tenant_name(session: AsyncSession, tenant_id: uuid.UUID) -> str | None:
+    """The name the tenant signed up with: by default, the business its agents answer for."""
+    tenant = await session.get(Tenant, tenant_id)
+    return tenant.name if tenant is not None else None
 
 
 async def _check(

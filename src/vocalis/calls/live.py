@@ -76,6 +76,7 @@ async def serve_call(
         async with database.transaction(call.tenant_id) as session:
             endpoint = await service.llm_endpoint(session, settings, call.tenant_id, voice)
             limit = await service.time_limit(session, call.tenant_id, voice)
+            voice = await service.with_vocabulary(session, call.tenant_id, agent, voice)
         services = await factory(settings, voice, endpoint)
     except Exception as error:  # a provider that cannot start ends the call, with the reason on its record
         logger.warning("Call {} could not start: {}", call.id, error)

@@ -1,6 +1,6 @@
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -54,6 +54,10 @@ class CallRead(BaseModel):
     end_reason: str | None
     error: str | None
     usage: CallUsage
+    collected: dict[str, Any] = Field(
+        description="What the agent took down for the business: `callback` {name, phone, preferred_time} when the "
+        "caller asked to be called back"
+    )
     has_recording: bool
     created_at: datetime
 

@@ -37,6 +37,8 @@ from vocalis.voice.thinking import Message, ThinkerError, TokenUsage, build_prom
 
 JOIN_TOKEN_TTL = timedelta(seconds=60)
 PASSAGES_PER_TURN = 3
+# Words given to speech recognition to expect (Whisper reads about 100 of its prompt tokens).
+VOCABULARY_WORDS = 40
 # A tenant that may no longer have calls: the end reason of its calls, and what a caller joining one is told.
 TENANT_CLOSED = {"tenant_suspended": "This tenant is suspended", "tenant_deleted": "This tenant has been deleted"}
 
@@ -143,6 +145,16 @@ async def llm_endpoint(
     return LLMEndpoint(credential.api_key, credential.base_url, owner=str(tenant_id)) if credential else None
 
 
+async def with_vocabulary(
+    session: AsyncSession, tenant_id: uuid.UUID, agent: AgentRead, voice: VoiceSettings
+) -> VoiceSettings:
+    """The call's settings with the words its speech recognition should expect: the agent's keywords, its business
+    name, then the names its knowledge bases mention most."""
+    names = await knowledge.vocabulary(session, tenant_id, agent.knowledge_base_ids)
+    own = [*voice.stt.keywords, *([voice.business_name] if voice.business_name else [])]
+    return voice.model_copy(update={"vocabulary": list(dict.fromkeys([*own, *names]))[:VOCABULARY_WORDS]})
+
+
 async def time_limit(session: AsyncSession, tenant_id: uuid.UUID, voice: VoiceSettings) -> TimeLimit:
     """How long a call may last: the agent's maximum, or less when the plan's call minutes run out sooner."""
     remaining = await billing.remaining_call_seconds(session, tenant_id)
@@ -180,7 +192,7 @@ async def chat(
     sources = await passages(database, settings, tenant_id, agent.knowledge_base_ids, data.message)
     try:
         thinker = thinker_for(settings, voice.llm, endpoint)
-        reply, ended = await think(thinker, build_prompt(voice, _chat_messages(voice, history, data.message), sources))
+        reply = await think(thinker, build_prompt(voice, _chat_messages(voice, history, data.message), sources))
     except (ProviderUnavailable, ThinkerError) as error:
         if isinstance(error.__cause__, OutboundBusy):
             raise error.__cause__ from None  # 429: the tenant's own requests fill its cap; the provider did not fail
@@ -198,14 +210,16 @@ async def chat(
                     "Another message to this chat session was answered meanwhile; send yours again",
                     details={"session_id": str(call.id)},
                 )
-        usage = _record_exchange(session, call, len(history), (data.message, heard_at), reply, thinker.usage)
-        if ended is not None:
-            await _close(session, call, CallStatus.COMPLETED, ended.reason, None, usage)
+        usage = _record_exchange(session, call, len(history), (data.message, heard_at), reply.text, thinker.usage)
+        if reply.callback is not None:
+            call.collected = {**call.collected, "callback": asdict(reply.callback)}
+        if reply.ended is not None:
+            await _close(session, call, CallStatus.COMPLETED, reply.ended.reason, None, usage)
     return ChatReply(
         session_id=call.id,
-        reply=reply,
-        ended=ended is not None,
-        end_reason=ended.reason if ended else None,
+        reply=reply.text,
+        ended=reply.ended is not None,
+        end_reason=reply.ended.reason if reply.ended else None,
         sources=sources,
         usage=usage,
     )
@@ -309,6 +323,7 @@ async def finish(session: AsyncSession, storage: Storage, call_id: uuid.UUID, ou
         after_rollback(session, partial(storage.delete, key))
         await storage.put(key, wav(outcome.recording))
         call.recording_key = key
+    call.collected = outcome.collected
     status = CallStatus.FAILED if outcome.error is not None else CallStatus.COMPLETED
     usage = CallUsage(**asdict(outcome.usage))
     await _close(session, call, status, outcome.end_reason, outcome.error, usage)

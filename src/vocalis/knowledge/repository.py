@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from vocalis.kit.db import count_rows, tenant_delete, tenant_select, tenant_update
+from vocalis.kit.db import count_rows, owned_by, tenant_delete, tenant_select, tenant_update
 from vocalis.kit.pagination import PageParams, paginate
 from vocalis.models.knowledge import Chunk, Document, DocumentStatus, KnowledgeBase
 
@@ -93,6 +93,19 @@ async def list_chunks(
 ) -> tuple[list[Chunk], int]:
     stmt = tenant_select(Chunk, tenant_id).where(Chunk.document_id == document_id).order_by(Chunk.ordinal)
     return await paginate(session, stmt, page)
+
+
+async def chunk_texts(
+    session: AsyncSession, tenant_id: uuid.UUID, base_ids: Sequence[uuid.UUID], limit: int
+) -> list[str]:
+    """The text of the bases' first chunks, in document order."""
+    stmt = (
+        select(Chunk.content)
+        .where(owned_by(Chunk, tenant_id), Chunk.knowledge_base_id.in_(base_ids))
+        .order_by(Chunk.document_id, Chunk.ordinal)
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all())
 
 
 async def replace_chunks(session: AsyncSession, document: Document, rows: list[dict[str, Any]]) -> None:

@@ -37,10 +37,13 @@ from vocalis.knowledge.schemas import (
 )
 from vocalis.knowledge.tasks import ingestion_lock
 from vocalis.knowledge.uploads import IncomingFile
+from vocalis.knowledge.vocabulary import business_words
 from vocalis.models.knowledge import Chunk, Document, DocumentStatus, KnowledgeBase
 
 RRF_K = 60  # the reciprocal-rank-fusion constant of Cormack et al.
 DEFAULT_CHUNK_TOKENS = 400
+# The chunks read for a call's vocabulary: an FAQ's names are in its first pages, and a call must start quickly.
+VOCABULARY_CHUNKS = 300
 
 
 class UnsupportedFormat(AppError):
@@ -412,6 +415,13 @@ async def retrieve(
     async with database.transaction(tenant_id) as session:
         bases = await repository.bases(session, tenant_id, knowledge_base_ids)
     return await _search(database, tenant_id, settings, bases, query, k, "hybrid")
+
+
+async def vocabulary(session: AsyncSession, tenant_id: uuid.UUID, base_ids: Sequence[uuid.UUID]) -> list[str]:
+    """The names the bases mention most (from their first chunks), for speech recognition to expect."""
+    if not base_ids:
+        return []
+    return business_words(await repository.chunk_texts(session, tenant_id, base_ids, VOCABULARY_CHUNKS))
 
 
 async def _search(

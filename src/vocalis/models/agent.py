@@ -17,6 +17,8 @@ class Agent(IdMixin, TimestampMixin, TenantOwned, Base):
     language: Mapped[str] = mapped_column(String(20))
     system_prompt: Mapped[str] = mapped_column(Text)
     first_message: Mapped[str | None] = mapped_column(Text)
+    business_name: Mapped[str | None] = mapped_column(String(200))
+    transfer_to: Mapped[str | None] = mapped_column(String(200))
     knowledge_base_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid()), default=list)
     stt: Mapped[dict[str, Any]] = mapped_column(JSONB)
     llm: Mapped[dict[str, Any]] = mapped_column(JSONB)

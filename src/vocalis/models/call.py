@@ -57,6 +57,8 @@ class Call(IdMixin, TimestampMixin, TenantOwned, Base):
     heartbeat_at: Mapped[datetime | None]
     # call_seconds, stt_seconds, llm_prompt_tokens, llm_completion_tokens, tts_characters.
     usage: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # What the agent took down for the business during the call (a callback request).
+    collected: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     recording_key: Mapped[str | None] = mapped_column(String(300))
     # Configuration the call ran with (agent settings at the start), so later edits don't rewrite history.
     agent_snapshot: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)

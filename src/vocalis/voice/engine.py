@@ -11,7 +11,7 @@ the agent's knowledge and a time limit, and gives a `VoiceCall` whose `run` retu
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from loguru import logger
@@ -41,7 +41,7 @@ from pipecat.processors.audio.audio_buffer_processor import AudioBufferProcessor
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
-from pipecat.turns.user_start import MinWordsUserTurnStartStrategy, VADUserTurnStartStrategy
+from pipecat.turns.user_start import MinWordsUserTurnStartStrategy
 from pipecat.turns.user_start.base_user_turn_start_strategy import BaseUserTurnStartStrategy
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
@@ -51,10 +51,11 @@ from vocalis.voice.audio import SAMPLE_RATE
 from vocalis.voice.events import CallEvent, farewell
 from vocalis.voice.recorder import CallRecorder, TurnRecord
 from vocalis.voice.settings import VoiceSettings
-from vocalis.voice.thinking import EndCall, Message, Thinker, ThinkerError, build_prompt
+from vocalis.voice.thinking import CallbackRequest, EndCall, Message, Thinker, ThinkerError, build_prompt
 from vocalis.voice.transports import CallTransport
+from vocalis.voice.turns import CallerTurnStart, TurnJoiner
 from vocalis.voice.usage import ProviderUsage, SpeechUsage
-from vocalis.voice.workarounds import FirstClauseAggregator
+from vocalis.voice.workarounds import FirstClauseAggregator, SegmentAwareTurnStop
 
 Retrieve = Callable[[str], Awaitable[list[str]]]
 
@@ -65,6 +66,8 @@ SPEECH_END_WAIT_SECONDS = 60.0
 SILENCE_GOODBYE = "I haven't heard anything, so I'll hang up now. Goodbye!"
 STOPPED_GOODBYE = "I'm sorry, this call has to end now. Goodbye!"
 TROUBLE_GOODBYE = "I'm sorry, I'm having technical difficulties. Please call again later. Goodbye!"
+# Speech the VAD must hear before it says the caller started speaking.
+VAD_START_SECONDS = 0.2
 
 
 @dataclass
@@ -103,25 +106,31 @@ class CallOutcome:
     recording: bytes | None
     # Whether the client has been told the call ended (else the caller tells it, once the record is final).
     farewell_sent: bool
+    # What the agent took down for the business (a callback request), as stored on the call record.
+    collected: dict[str, Any] = field(default_factory=dict)
 
 
 async def prepare_call(
     transport: CallTransport, services: CallServices, settings: VoiceSettings, retrieve: Retrieve, limit: TimeLimit
 ) -> "VoiceCall":
     """One call, ready to `run` (its listening models are loaded in a thread)."""
-    detection = await asyncio.to_thread(turn_detection, settings)
+    detection = await asyncio.to_thread(turn_detection, settings, getattr(services.stt, "marks_segments", False))
     return VoiceCall(settings, transport, services, retrieve, detection, limit)
 
 
 def context_messages(context: LLMContext) -> list[Message]:
-    """The caller's and agent's words in a Pipecat context, in order."""
+    """The caller's and agent's words in a Pipecat context, in order; what one side said in a row is one message."""
     messages: list[Message] = []
     for message in context.get_messages():
         role = message.get("role") if isinstance(message, dict) else None
         content = message.get("content") if isinstance(message, dict) else None
         if isinstance(content, list):
             content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
-        if role in ("user", "assistant") and isinstance(content, str) and content.strip():
+        if role not in ("user", "assistant") or not isinstance(content, str) or not content.strip():
+            continue
+        if messages and messages[-1].role == role:
+            messages[-1] = Message(role=role, content=f"{messages[-1].content} {content.strip()}")
+        else:
             messages.append(Message(role=role, content=content.strip()))
     return messages
 
@@ -130,7 +139,8 @@ class ReplyProcessor(FrameProcessor):
     """Answers each finished caller turn with the agent's thinker, streaming its text on to the TTS.
 
     An interruption cancels the frame being processed (Pipecat restarts the processing task), which closes the
-    thinker's stream and so stops the rest of the reply.
+    thinker's stream and so stops the rest of the reply. A caller who was finishing their previous turn has it
+    joined to this one first (`TurnJoiner`).
     """
 
     def __init__(
@@ -138,13 +148,17 @@ class ReplyProcessor(FrameProcessor):
         settings: VoiceSettings,
         thinker: Thinker,
         retrieve: Retrieve,
+        joiner: TurnJoiner,
         on_end: Callable[[str, str | None], Awaitable[None]],
+        on_callback: Callable[[CallbackRequest], None],
     ) -> None:
         super().__init__()
         self._settings = settings
         self._thinker = thinker
         self._retrieve = retrieve
+        self._joiner = joiner
         self._on_end = on_end
+        self._on_callback = on_callback
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -154,6 +168,7 @@ class ReplyProcessor(FrameProcessor):
             await self.push_frame(frame, direction)
 
     async def _reply(self, context: LLMContext) -> None:
+        self._joiner.join(context)
         messages = context_messages(context)
         if not messages or messages[-1].role != "user":
             return
@@ -164,6 +179,8 @@ class ReplyProcessor(FrameProcessor):
             async for piece in self._thinker.reply(build_prompt(self._settings, messages, passages)):
                 if isinstance(piece, EndCall):
                     ended = piece
+                elif isinstance(piece, CallbackRequest):
+                    self._on_callback(piece)
                 else:
                     await self.push_frame(LLMTextFrame(piece))
         except ThinkerError as error:
@@ -184,8 +201,9 @@ class TurnDetection:
     strategies: UserTurnStrategies
 
 
-def turn_detection(settings: VoiceSettings) -> TurnDetection:
-    """The VAD and the turn start/stop strategies the call's turn-taking settings ask for (blocking)."""
+def turn_detection(settings: VoiceSettings, segmented: bool) -> TurnDetection:
+    """The VAD and the turn start/stop strategies the call's turn-taking settings ask for (blocking). `segmented`: the
+    STT transcribes each stretch of speech and marks it done (the turn's end then waits for every stretch)."""
     turn_taking = settings.turn_taking
     start: BaseUserTurnStartStrategy
     if turn_taking.interruption_min_words > 0:
@@ -193,17 +211,18 @@ def turn_detection(settings: VoiceSettings) -> TurnDetection:
             min_words=turn_taking.interruption_min_words, enable_interruptions=turn_taking.interruptions
         )
     else:
-        start = VADUserTurnStartStrategy(enable_interruptions=turn_taking.interruptions)
+        start = CallerTurnStart(
+            barge_in_seconds=turn_taking.interruption_min_seconds, enable_interruptions=turn_taking.interruptions
+        )
     analyzer = LocalSmartTurnAnalyzerV3(
         params=SmartTurnParams(stop_secs=max(turn_taking.end_of_turn_silence_ms / 1000, 0.3))
     )
     vad = SileroVADAnalyzer(
         sample_rate=SAMPLE_RATE,
-        params=VADParams(start_secs=turn_taking.interruption_min_seconds, stop_secs=0.2),
+        params=VADParams(start_secs=VAD_START_SECONDS, stop_secs=turn_taking.end_of_speech_ms / 1000),
     )
-    return TurnDetection(
-        vad, UserTurnStrategies(start=[start], stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=analyzer)])
-    )
+    stop_strategy = SegmentAwareTurnStop if segmented else TurnAnalyzerUserTurnStopStrategy
+    return TurnDetection(vad, UserTurnStrategies(start=[start], stop=[stop_strategy(turn_analyzer=analyzer)]))
 
 
 class VoiceCall:
@@ -226,6 +245,8 @@ class VoiceCall:
         self._limit = limit
         self._end_reason: str | None = None
         self._error: str | None = None
+        self._joiner = TurnJoiner()
+        self._collected: dict[str, Any] = {}
         self._silences = 0
         self._caller_has_spoken = False
         # Whether the client has been (or is about to be) told the call ended.
@@ -253,7 +274,9 @@ class VoiceCall:
             pipecat_transport.input(),
             services.stt,
             self._aggregators.user(),
-            ReplyProcessor(settings, services.thinker, retrieve, self._thinker_ended),
+            ReplyProcessor(
+                settings, services.thinker, retrieve, self._joiner, self._thinker_ended, self._took_callback
+            ),
             LLMTextProcessor(text_aggregator=FirstClauseAggregator()),
             services.tts,
             pipecat_transport.output(),
@@ -272,6 +295,7 @@ class VoiceCall:
         )
         self._aggregators.user().add_event_handler("on_user_turn_idle", self._caller_silent)
         self._aggregators.user().add_event_handler("on_user_turn_started", self._caller_spoke)
+        self._aggregators.user().add_event_handler("on_user_turn_stopped", self._caller_done)
         if self._recording is not None:
             self._recording.add_event_handler("on_audio_data", self._recorded_audio)
 
@@ -313,6 +337,7 @@ class VoiceCall:
             usage=self.services.usage(),
             recording=bytes(self._recorded) if self._recording is not None else None,
             farewell_sent=self._farewell_sent,
+            collected=self._collected,
         )
 
     async def end(self, reason: str, goodbye: str | None = None) -> None:
@@ -381,6 +406,13 @@ class VoiceCall:
     async def _caller_spoke(self, *_args: Any) -> None:
         self._silences = 0
         self._caller_has_spoken = True
+        self._joiner.turn_started(self.recorder.heard_seconds())
+
+    async def _caller_done(self, *_args: Any) -> None:
+        self._joiner.turn_stopped()
+
+    def _took_callback(self, request: CallbackRequest) -> None:
+        self._collected["callback"] = asdict(request)
 
     def _opening_silence(self) -> None:
         if not self._caller_has_spoken:

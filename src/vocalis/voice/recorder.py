@@ -29,6 +29,7 @@ from pipecat.frames.frames import (
 from pipecat.observers.base_observer import BaseObserver, FramePushed
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from vocalis.voice.audio import SAMPLE_RATE
 from vocalis.voice.events import AgentSpeaking, AgentStopped, CallEvent, Transcript
 
 Send = Callable[[CallEvent], Awaitable[None]]
@@ -87,6 +88,10 @@ class CallRecorder(BaseObserver):
         self.quiet.set()
         self.spoke = asyncio.Event()
 
+    def heard_seconds(self) -> float:
+        """How much of the agent's current reply the caller has heard (0 when it is quiet)."""
+        return self._played_bytes / (2 * SAMPLE_RATE) if self._agent_turn is not None else 0.0
+
     def now_ms(self) -> int:
         return round((time.time() - self.started) * 1000)
 
@@ -139,7 +144,7 @@ class CallRecorder(BaseObserver):
             self._pending.transcribed = now
         started = self._user_started_ms if self._user_started_ms is not None else self.now_ms()
         last = self.turns[-1] if self.turns else None
-        if last is not None and last.role == "user" and last is not self._agent_turn and last.ended_ms is None:
+        if last is not None and last.role == "user":  # one turn of the caller's, in several stretches of speech
             last.text = f"{last.text} {text}"
         else:
             self.turns.append(TurnRecord(role="user", text=text, started_ms=started))

@@ -4,9 +4,9 @@ These are the engine's own types: the agents domain stores them (and offers them
 `VoiceSettings` snapshot and nothing else of the agent.
 """
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are a friendly, concise phone assistant. Answer from the knowledge provided; when it does not hold the "
@@ -21,6 +21,12 @@ class _Group(BaseModel):
 class SpeechToText(_Group):
     provider: Literal["whisper"] = Field(default="whisper", description="`whisper`: offline faster-whisper")
     model: Literal["base", "tiny.en"] = Field(default="base", description="`base` (~5% WER) or `tiny.en` (faster)")
+    keywords: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Words callers say that recognition should expect (names, products, streets); added to those "
+        "taken from the agent's knowledge bases",
+    )
 
 
 class LanguageModel(_Group):
@@ -55,10 +61,25 @@ class TurnTaking(_Group):
         default=0, ge=0, le=20, description="Words the caller must say before an interruption counts (0: any speech)"
     )
     interruption_min_seconds: float = Field(
-        default=0.2, ge=0, le=5, description="Seconds of caller speech before an interruption counts"
+        default=0.6,
+        ge=0,
+        le=5,
+        description="Seconds of caller speech while the agent talks before it stops (shorter sounds, and words such "
+        "as 'uh-huh' or 'okay', are backchannels: the agent goes on)",
+    )
+    end_of_speech_ms: int = Field(
+        default=200,
+        ge=100,
+        le=2000,
+        description="Silence that ends a stretch of caller speech (the VAD's stop); the turn detector (Smart Turn) "
+        "then judges from the voice whether the caller has finished",
     )
     end_of_turn_silence_ms: int = Field(
-        default=500, ge=100, le=5000, description="Silence after which the caller's turn may be over"
+        default=500,
+        ge=100,
+        le=5000,
+        description="Silence after which the caller's turn is over even when the turn detector thinks they have "
+        "more to say",
     )
 
 
@@ -78,6 +99,11 @@ class VoiceSettings(BaseModel):
     language: str = "en"
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     first_message: str | None = None
+    # The business the agent answers for (the tenant's name), and whom callers asking for a person are given.
+    business_name: str | None = None
+    transfer_to: str | None = None
+    # The words speech recognition should expect: the agent's keywords, then its knowledge bases' names (set per call).
+    vocabulary: list[str] = Field(default_factory=list)
     end_call_phrases: list[str] = Field(default_factory=list)
     recording_enabled: bool = False
     stt: SpeechToText = SpeechToText()

@@ -67,7 +67,9 @@ async def offline_services(settings: Settings, voice: VoiceSettings, endpoint: L
     await server.start()
     usage = SpeechUsage()
     return CallServices(
-        stt=LocalWhisperSTT(settings, voice.stt.model, voice.language, usage=usage),
+        stt=LocalWhisperSTT(
+            settings, voice.stt.model, voice.language, usage=usage, vocabulary=", ".join(voice.vocabulary)
+        ),
         tts=PiperTTS(server, voice.tts.speed, usage=usage),
         thinker=thinker_for(settings, voice.llm, endpoint),
         speech_usage=usage,

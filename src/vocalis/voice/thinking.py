@@ -25,6 +25,10 @@ class Prompt:
     messages: list[Message]
     passages: list[str] = field(default_factory=list)
     end_call_phrases: list[str] = field(default_factory=list)
+    # Who the agent answers for (the tenant's name), its opening line, and whom a caller asking for a person is given.
+    business_name: str | None = None
+    first_message: str | None = None
+    transfer_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,15 @@ class EndCall:
     """The thinker decided the conversation is over (after whatever it said)."""
 
     reason: str = "agent_ended"
+
+
+@dataclass(frozen=True)
+class CallbackRequest:
+    """The caller asked to be called back and the agent took it down (kept on the call record, `collected`)."""
+
+    name: str
+    phone: str
+    preferred_time: str | None = None
 
 
 @dataclass
@@ -47,8 +60,9 @@ class ThinkerError(Exception):
 class Thinker(Protocol):
     usage: TokenUsage
 
-    def reply(self, prompt: Prompt) -> AsyncIterator[str | EndCall]:
-        """Stream the reply: text pieces that join as they are (spaces included), possibly an EndCall last.
+    def reply(self, prompt: Prompt) -> AsyncIterator[str | EndCall | CallbackRequest]:
+        """Stream the reply: text pieces that join as they are (spaces included), possibly a CallbackRequest after
+        the words that confirm it, possibly an EndCall last.
 
         Raises ThinkerError."""
         ...
@@ -61,16 +75,31 @@ def build_prompt(settings: VoiceSettings, messages: list[Message], passages: lis
         messages=messages,
         passages=passages,
         end_call_phrases=settings.end_call_phrases,
+        business_name=settings.business_name,
+        first_message=settings.first_message,
+        transfer_to=settings.transfer_to,
     )
 
 
-async def think(thinker: Thinker, prompt: Prompt) -> tuple[str, EndCall | None]:
+@dataclass(frozen=True)
+class Reply:
+    """A thinker's whole reply (text chats): its words, whether it ended the conversation, what it took down."""
+
+    text: str
+    ended: EndCall | None = None
+    callback: CallbackRequest | None = None
+
+
+async def think(thinker: Thinker, prompt: Prompt) -> Reply:
     """The whole reply of a thinker at once (text chats)."""
     pieces: list[str] = []
     ended: EndCall | None = None
+    callback: CallbackRequest | None = None
     async for piece in thinker.reply(prompt):
         if isinstance(piece, EndCall):
             ended = piece
+        elif isinstance(piece, CallbackRequest):
+            callback = piece
         else:
             pieces.append(piece)
-    return "".join(pieces).strip(), ended
+    return Reply("".join(pieces).strip(), ended, callback)

@@ -6,9 +6,14 @@ upgrades checks each of these against the new version (and drops those the new v
 
 from typing import Any
 
+from pipecat.frames.frames import Frame, TranscriptionFrame, VADUserStoppedSpeakingFrame
 from pipecat.services.stt_service import SegmentedSTTService
+from pipecat.turns.types import ProcessFrameResult
+from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.utils.text.base_text_aggregator import Aggregation, TextType
 from pipecat.utils.text.simple_text_aggregator import SimpleTextAggregator, _LookaheadState
+
+from vocalis.voice.turns import SegmentTranscribedFrame
 
 PIPECAT_VERSION = "1.14.0"
 
@@ -60,3 +65,34 @@ async def cancel_segment_task(stt: SegmentedSTTService) -> None:
     """Cancel a segmented STT's transcription task. A call cancelled while its pipeline was still starting can start
     that task after the cancel went by, and Pipecat's own clean-up does not stop it."""
     await stt._cancel_segment_task()  # type: ignore[no-untyped-call]
+
+
+class SegmentAwareTurnStop(TurnAnalyzerUserTurnStopStrategy):
+    """Smart Turn's end of turn, waiting for the words of every stretch of the caller's speech.
+
+    Pipecat's strategy ends the turn on the first final transcript after Smart Turn says "complete". With a segmented
+    STT each pause makes a segment, and a segment's transcript can arrive while the caller already speaks the next:
+    "Hi there. ⟨pause⟩ Are you open on Saturday?" then ended on "Hi there." and the question was answered a turn late.
+    Here a transcript counts as final only once every segment the VAD closed has been transcribed (the STT sends a
+    `SegmentTranscribedFrame` after each). It reads and sets the strategy's private turn state.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._untranscribed_segments = 0
+
+    async def process_frame(self, frame: Frame) -> ProcessFrameResult:
+        if isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._untranscribed_segments += 1
+            self._transcript_finalized = False  # an earlier segment's words do not cover this one
+        result: ProcessFrameResult = await super().process_frame(frame)
+        if isinstance(frame, SegmentTranscribedFrame):
+            self._untranscribed_segments = max(self._untranscribed_segments - 1, 0)
+            if self._untranscribed_segments == 0 and self._text:
+                self._transcript_finalized = True
+                await self._maybe_trigger_user_turn_stopped()  # type: ignore[no-untyped-call]
+        return result
+
+    async def _handle_transcription(self, frame: TranscriptionFrame) -> None:
+        # The words are kept; whether they end the turn is decided when their segment's marker follows.
+        self._text = frame.text

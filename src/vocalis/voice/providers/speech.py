@@ -23,6 +23,7 @@ from vocalis.config import Settings
 from vocalis.voice.audio import SAMPLE_RATE, resample_pcm16
 from vocalis.voice.providers.piper import PiperError, PiperServer
 from vocalis.voice.recorder import spoken_sentence
+from vocalis.voice.turns import SegmentTranscribedFrame
 from vocalis.voice.usage import SpeechUsage
 from vocalis.voice.weights import PIPER_VOICE, WHISPER_MODELS, WHISPER_TINY_EN, SpeechModelError, load_whisper
 from vocalis.voice.workarounds import cancel_segment_task
@@ -33,6 +34,13 @@ if TYPE_CHECKING:
 WHISPER_SAMPLE_RATE = 16_000  # what the model reads, whatever the pipeline's rate
 # Segments Whisper rates as probably silence (its own default threshold) are dropped: it hallucinates there.
 NO_SPEECH_THRESHOLD = 0.6
+# The short window: speech plus a margin, never under 10 s (Whisper hallucinates in shorter windows), at most 25 s.
+WINDOW_MARGIN_SECONDS = 1.0
+SHORTEST_WINDOW_SECONDS = 10.0
+LONGEST_SHORT_WINDOW_SECONDS = 25.0
+# A short read is checked: more tokens than speech can hold, or text that compresses like a loop, is read again.
+TOKENS_PER_SECOND = 8
+MAX_COMPRESSION_RATIO = 2.4
 # Speech end to final transcript, p99, on 2 cores: a ~2.5 s turn takes ~0.5 s (tiny.en) / ~1 s (base), more when
 # queued behind another call's turn. Only a safety net: the transcripts are final, so turns end as they arrive.
 TTFS_P99_SECONDS = {"base": 2.0, "tiny.en": 1.2}
@@ -47,7 +55,56 @@ def _base_language(language: str) -> str:
     return language.split("-")[0].lower()
 
 
-def _transcribe(model: "WhisperModel", audio: np.ndarray[Any, np.dtype[np.float32]], language: str) -> str:
+def _transcribe(
+    model: "WhisperModel", audio: np.ndarray[Any, np.dtype[np.float32]], language: str, vocabulary: str = ""
+) -> str:
+    """The words of one stretch of caller speech, read in a short window (Whisper's own path pads every segment to
+    30 s, which is most of its time); the padded path for long speech, or when the short read looks wrong."""
+    seconds = len(audio) / WHISPER_SAMPLE_RATE
+    if seconds + WINDOW_MARGIN_SECONDS <= LONGEST_SHORT_WINDOW_SECONDS:
+        text = _transcribe_short(model, audio, language, vocabulary, seconds)
+        if text is not None:
+            return text
+    return _transcribe_padded(model, audio, language, vocabulary)
+
+
+def _transcribe_short(
+    model: "WhisperModel",
+    audio: np.ndarray[Any, np.dtype[np.float32]],
+    language: str,
+    vocabulary: str,
+    seconds: float,
+) -> str | None:
+    """Greedy decoding over max(speech + 1 s, 10 s) of features; None when the output ran to its cap or repeats itself
+    (shorter windows make Whisper hallucinate; figures in docs/decisions/0009)."""
+    from faster_whisper.audio import pad_or_trim
+    from faster_whisper.tokenizer import Tokenizer
+    from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
+
+    window = max(seconds + WINDOW_MARGIN_SECONDS, SHORTEST_WINDOW_SECONDS)
+    features = pad_or_trim(model.feature_extractor(audio), int(window * 100))
+    tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language)
+    prompt = model.get_prompt(tokenizer, [], without_timestamps=True, hotwords=vocabulary or None)
+    most_tokens = int(TOKENS_PER_SECOND * seconds) + 8
+    result = model.model.generate(
+        model.encode(features),
+        [prompt],
+        beam_size=1,
+        max_length=len(prompt) + most_tokens,
+        return_no_speech_prob=True,
+        suppress_blank=True,
+        suppress_tokens=get_suppressed_tokens(tokenizer, (-1,)),
+    )[0]
+    tokens = result.sequences_ids[0]
+    text = tokenizer.decode(tokens).strip()
+    if len(tokens) >= most_tokens or (text and get_compression_ratio(text) > MAX_COMPRESSION_RATIO):
+        return None
+    return "" if result.no_speech_prob >= NO_SPEECH_THRESHOLD else text
+
+
+def _transcribe_padded(
+    model: "WhisperModel", audio: np.ndarray[Any, np.dtype[np.float32]], language: str, vocabulary: str
+) -> str:
     segments, _ = model.transcribe(
         audio,
         language=language,
@@ -56,6 +113,7 @@ def _transcribe(model: "WhisperModel", audio: np.ndarray[Any, np.dtype[np.float3
         condition_on_previous_text=False,  # each turn stands alone; avoids repetition loops
         without_timestamps=True,
         vad_filter=False,  # the pipeline's VAD already cut the segment
+        hotwords=vocabulary or None,
     )
     # `segments` is a lazy generator: consuming it is the decoding, so it happens here, in the worker thread.
     kept = [segment.text.strip() for segment in segments if segment.no_speech_prob < NO_SPEECH_THRESHOLD]
@@ -65,11 +123,21 @@ def _transcribe(model: "WhisperModel", audio: np.ndarray[Any, np.dtype[np.float3
 class LocalWhisperSTT(SegmentedSTTService):
     """Whisper (base or tiny.en) transcribing each VAD-delimited segment, on the process-wide shared model.
 
+    `vocabulary` (the business's own words: names, insurers, streets) is given to Whisper as the words it may hear.
+    After each segment, with or without words, it sends a `SegmentTranscribedFrame` (the turn's end waits for it).
     The audio it transcribes is counted into `usage`.
     """
 
+    marks_segments = True
+
     def __init__(
-        self, settings: Settings, model: str, language: str = "en", usage: SpeechUsage | None = None, **kwargs: Any
+        self,
+        settings: Settings,
+        model: str,
+        language: str = "en",
+        usage: SpeechUsage | None = None,
+        vocabulary: str = "",
+        **kwargs: Any,
     ) -> None:
         if model not in WHISPER_MODELS:
             raise SpeechModelError(
@@ -83,6 +151,7 @@ class LocalWhisperSTT(SegmentedSTTService):
         self._model_name = model
         self._model: WhisperModel | None = None
         self.usage = usage or SpeechUsage()
+        self.vocabulary = vocabulary
 
     @property
     def wants_wav_segments(self) -> bool:
@@ -110,6 +179,11 @@ class LocalWhisperSTT(SegmentedSTTService):
         await super().cleanup()  # type: ignore[no-untyped-call]
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame | None, None]:
+        async for frame in self._transcribe_segment(audio):
+            yield frame
+        yield SegmentTranscribedFrame()
+
+    async def _transcribe_segment(self, audio: bytes) -> AsyncGenerator[Frame | None, None]:
         if not audio:
             return
         await self.load()
@@ -122,7 +196,7 @@ class LocalWhisperSTT(SegmentedSTTService):
         pcm = resample_pcm16(audio, rate, WHISPER_SAMPLE_RATE)
         samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
         text = await asyncio.get_running_loop().run_in_executor(
-            _whisper_executor, _transcribe, self._model, samples, language
+            _whisper_executor, _transcribe, self._model, samples, language, self.vocabulary
         )
         await self.stop_processing_metrics()
         if text:
