@@ -553,3 +553,27 @@ async def test_a_greeting_then_a_question_after_a_pause_is_answered_as_one_turn(
     assert sum("10 am to 4 pm" in turn["text"] for turn in turns) == 1
     assert all(turn["interrupted"] for turn in turns[1:-1] if turn["role"] == "agent"), turns
     assert all(turn["latency"] for turn in turns[1:] if turn["role"] == "agent"), turns
+
+
+async def test_a_backchannel_while_the_agent_speaks_does_not_stop_it(api: httpx.AsyncClient, owner: Account) -> None:
+    agent = await make_agent(api, owner)
+    question = await caller_audio("How does delivery work if I am not at home?")
+    backchannel = await caller_audio("Uh-huh.")
+    call = await start_call(api, owner, agent)
+
+    async with web_call(call["websocket_url"]) as caller:
+        await greeted(caller)
+        asked = await caller.say(question)
+        await caller.wait_for("agent.speaking", after=asked, within=30)
+        speaking_at = caller.event_time("agent.speaking", after=asked)
+        await caller.wait_for_audio(1.0, after=speaking_at)
+        await caller.say(backchannel)
+        await caller.wait_for("agent.stopped", after=speaking_at, within=60)
+        await caller.connection.send('{"type": "hangup"}')
+        await caller.wait_for("call.ended", within=30)
+
+    record = await finished(api, owner, call["call_id"])
+    answer = record["turns"][-1]
+    assert answer["role"] == "agent" and not answer["interrupted"], record["turns"]
+    assert "tries again the next day" in answer["text"]
+    assert [turn["role"] for turn in record["turns"]] == ["agent", "user", "agent"]
