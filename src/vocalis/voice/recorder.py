@@ -31,6 +31,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from vocalis.voice.audio import SAMPLE_RATE
 from vocalis.voice.events import AgentSpeaking, AgentStopped, CallEvent, Transcript
+from vocalis.voice.turns import is_backchannel
 
 Send = Callable[[CallEvent], Awaitable[None]]
 
@@ -138,7 +139,7 @@ class CallRecorder(BaseObserver):
 
     async def _user_said(self, text: str, now: float) -> None:
         text = text.strip()
-        if not text:
+        if not text or self._backchannel(text):
             return
         if self._pending is not None and self._pending.transcribed is None:
             self._pending.transcribed = now
@@ -150,6 +151,13 @@ class CallRecorder(BaseObserver):
             self.turns.append(TurnRecord(role="user", text=text, started_ms=started))
         self.turns[-1].ended_ms = self.now_ms()
         await self._send(Transcript(role="user", text=text, final=True))
+
+    def _backchannel(self, text: str) -> bool:
+        """An "uh-huh" said while the agent speaks, which did not take the floor: not a turn of the conversation."""
+        agent = self._agent_turn
+        if agent is None or not is_backchannel(text):
+            return False
+        return self._user_started_ms is None or self._user_started_ms < agent.started_ms
 
     async def _agent_started(self, now: float) -> None:
         self.quiet.clear()

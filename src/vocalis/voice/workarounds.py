@@ -61,6 +61,12 @@ class FirstClauseAggregator(SimpleTextAggregator):
         await super().handle_interruption()  # type: ignore[no-untyped-call]
 
 
+def segment_audio(stt: SegmentedSTTService) -> bytes:
+    """The audio a segmented STT holds for the segment being spoken (with its lead-in): what it will transcribe at the
+    VAD's stop, read earlier to start transcribing during the pause."""
+    return bytes(stt._audio_buffer)
+
+
 async def cancel_segment_task(stt: SegmentedSTTService) -> None:
     """Cancel a segmented STT's transcription task. A call cancelled while its pipeline was still starting can start
     that task after the cancel went by, and Pipecat's own clean-up does not stop it."""

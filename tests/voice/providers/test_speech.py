@@ -19,6 +19,7 @@ from tests.voice.speech import SAMPLE_RATE, caller_audio, words
 from vocalis.config import Settings
 from vocalis.voice.providers.piper import PiperServer
 from vocalis.voice.providers.speech import LocalWhisperSTT, PiperTTS
+from vocalis.voice.turns import SegmentTranscribedFrame
 from vocalis.voice.weights import load_whisper
 
 PHRASE = "What time do you open on Saturday?"
@@ -68,7 +69,9 @@ async def test_piper_speaks_into_the_pipeline_and_whisper_hears_it(
     assert tts.usage.tts_characters == len(PHRASE)
 
     stt = LocalWhisperSTT(speech_settings, "tiny.en")
-    transcripts = [frame async for frame in stt.run_stt(b"".join(chunk.audio for chunk in chunks))]
-    assert len(transcripts) == 1
+    frames = [frame async for frame in stt.run_stt(b"".join(chunk.audio for chunk in chunks))]
+    # The transcript, then the marker that the segment is done (the turn's end waits for it).
+    assert [type(frame) for frame in frames] == [TranscriptionFrame, SegmentTranscribedFrame]
+    transcripts = frames[:1]
     assert isinstance(transcripts[0], TranscriptionFrame)
     assert words(transcripts[0].text) == words(PHRASE)

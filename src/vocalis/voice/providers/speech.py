@@ -12,7 +12,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from loguru import logger
-from pipecat.frames.frames import ErrorFrame, Frame, StartFrame, TranscriptionFrame, TTSAudioRawFrame
+from pipecat.frames.frames import (
+    ErrorFrame,
+    Frame,
+    InputAudioRawFrame,
+    StartFrame,
+    TranscriptionFrame,
+    TTSAudioRawFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.settings import STTSettings, TTSSettings
 from pipecat.services.stt_service import SegmentedSTTService
 from pipecat.services.tts_service import TTSService
@@ -26,7 +36,7 @@ from vocalis.voice.recorder import spoken_sentence
 from vocalis.voice.turns import SegmentTranscribedFrame
 from vocalis.voice.usage import SpeechUsage
 from vocalis.voice.weights import PIPER_VOICE, WHISPER_MODELS, WHISPER_TINY_EN, SpeechModelError, load_whisper
-from vocalis.voice.workarounds import cancel_segment_task
+from vocalis.voice.workarounds import cancel_segment_task, segment_audio
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -45,6 +55,12 @@ MAX_COMPRESSION_RATIO = 2.4
 # queued behind another call's turn. Only a safety net: the transcripts are final, so turns end as they arrive.
 TTFS_P99_SECONDS = {"base": 2.0, "tiny.en": 1.2}
 TTS_FRAME_SECONDS = 0.04
+# Transcription starts during a pause: after this much audio under QUIET_SHARE of the segment's loudest frame
+# (-20 dB). The VAD declares the stop later (`end_of_speech_ms`); noise louder than that never starts one early.
+EARLY_QUIET_SECONDS = 0.08
+QUIET_SHARE = 0.1
+# What Pipecat's segmented STT appends to each segment before transcription (its default): an early reading does too.
+TRAILING_SILENCE_SECONDS = 0.5
 
 # One transcription at a time for the whole process: each already uses both cores, so running two side by side
 # only makes both slower.
@@ -123,9 +139,11 @@ def _transcribe_padded(
 class LocalWhisperSTT(SegmentedSTTService):
     """Whisper (base or tiny.en) transcribing each VAD-delimited segment, on the process-wide shared model.
 
-    `vocabulary` (the business's own words: names, insurers, streets) is given to Whisper as the words it may hear.
-    After each segment, with or without words, it sends a `SegmentTranscribedFrame` (the turn's end waits for it).
-    The audio it transcribes is counted into `usage`.
+    It starts reading during the caller's pause rather than at the VAD's stop (`EARLY_QUIET_SECONDS` of audio well
+    below the segment's loudness): when the stop follows with no more speech, that reading is the transcript, ready
+    ~100 ms sooner; speech that resumes discards it. `vocabulary` (the business's own words: names, insurers,
+    streets) is given to Whisper as the words it may hear. After each segment, with or without words, it sends a
+    `SegmentTranscribedFrame` (the turn's end waits for it). The audio it transcribes is counted into `usage`.
     """
 
     marks_segments = True
@@ -152,6 +170,10 @@ class LocalWhisperSTT(SegmentedSTTService):
         self._model: WhisperModel | None = None
         self.usage = usage or SpeechUsage()
         self.vocabulary = vocabulary
+        self._speaking = False
+        self._loudest = 0.0
+        self._quiet_seconds = 0.0
+        self._early: asyncio.Future[str] | None = None
 
     @property
     def wants_wav_segments(self) -> bool:
@@ -178,26 +200,58 @@ class LocalWhisperSTT(SegmentedSTTService):
         await cancel_segment_task(self)
         await super().cleanup()  # type: ignore[no-untyped-call]
 
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        if isinstance(frame, VADUserStartedSpeakingFrame):
+            self._speaking, self._loudest, self._quiet_seconds, self._early = True, 0.0, 0.0, None
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._speaking = False
+        await super().process_frame(frame, direction)
+
+    async def process_audio_frame(self, frame: InputAudioRawFrame, direction: FrameDirection) -> None:
+        await super().process_audio_frame(frame, direction)
+        if not self._speaking or self._model is None or not frame.audio:
+            return
+        samples = np.frombuffer(frame.audio, dtype=np.int16).astype(np.float32)
+        loudness = float(np.sqrt(np.mean(samples * samples)))
+        self._loudest = max(self._loudest, loudness)
+        if loudness > QUIET_SHARE * self._loudest:
+            self._quiet_seconds, self._early = 0.0, None  # speaking again: a reading started in the pause is stale
+            return
+        self._quiet_seconds += len(frame.audio) / (2 * frame.sample_rate)
+        if self._early is None and self._quiet_seconds >= EARLY_QUIET_SECONDS:
+            audio = segment_audio(self) + bytes(int(frame.sample_rate * TRAILING_SILENCE_SECONDS) * 2)
+            self._early = asyncio.ensure_future(self._read(audio, frame.sample_rate))
+
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame | None, None]:
-        async for frame in self._transcribe_segment(audio):
+        # The VAD's stop came after the pause in which the early reading started, with no speech since.
+        early, self._early = self._early, None
+        if early is not None:
+            logger.debug("{}: the segment was read during the pause", self)
+        async for frame in self._transcribe_segment(audio, early):
             yield frame
         yield SegmentTranscribedFrame()
 
-    async def _transcribe_segment(self, audio: bytes) -> AsyncGenerator[Frame | None, None]:
+    async def _read(self, audio: bytes, rate: int) -> str:
+        assert self._model is not None
+        language = str(self._settings.language or "en")
+        pcm = resample_pcm16(audio, rate, WHISPER_SAMPLE_RATE)
+        samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
+        return await asyncio.get_running_loop().run_in_executor(
+            _whisper_executor, _transcribe, self._model, samples, language, self.vocabulary
+        )
+
+    async def _transcribe_segment(
+        self, audio: bytes, early: "asyncio.Future[str] | None" = None
+    ) -> AsyncGenerator[Frame | None, None]:
         if not audio:
             return
         await self.load()
-        assert self._model is not None
         # Before the pipeline sets the rate up (the service driven directly), audio is taken as 16 kHz.
         rate = self.sample_rate or SAMPLE_RATE
         self.usage.stt_seconds += len(audio) / (2 * rate)
         language = str(self._settings.language or "en")
         await self.start_processing_metrics()
-        pcm = resample_pcm16(audio, rate, WHISPER_SAMPLE_RATE)
-        samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
-        text = await asyncio.get_running_loop().run_in_executor(
-            _whisper_executor, _transcribe, self._model, samples, language, self.vocabulary
-        )
+        text = await early if early is not None else await self._read(audio, rate)
         await self.stop_processing_metrics()
         if text:
             logger.debug("{}: transcribed [{}]", self, text)
@@ -218,7 +272,12 @@ class PiperTTS(TTSService):
     """
 
     def __init__(
-        self, server: PiperServer, speed: float = 1.0, usage: SpeechUsage | None = None, **kwargs: Any
+        self,
+        server: PiperServer,
+        speed: float = 1.0,
+        usage: SpeechUsage | None = None,
+        language: str = "en",
+        **kwargs: Any,
     ) -> None:
         super().__init__(
             push_start_frame=True,
@@ -229,19 +288,24 @@ class PiperTTS(TTSService):
         self._server = server
         self.speed = speed
         self.usage = usage or SpeechUsage()
+        self.language = language  # whose rules turn written text into speech ("$95" -> "ninety-five dollars")
 
     def can_generate_metrics(self) -> bool:
         return True
 
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
+        from vocalis.voice.spoken import for_speech  # imported here so this change stays inside PiperTTS
+
+        # Piper says the spoken form; the transcript and the recorder's metadata keep the written `text`.
+        spoken = for_speech(text, self.language)
         try:
-            pcm, rate = await self._server.synthesize(text, self.speed)
+            pcm, rate = await self._server.synthesize(spoken, self.speed)
         except PiperError as exc:
             logger.error("{}: {}", self, exc)
             yield ErrorFrame(error=f"Piper synthesis failed: {exc}")
             return
-        self.usage.tts_characters += len(text)
-        await self.start_tts_usage_metrics(text)
+        self.usage.tts_characters += len(spoken)  # what was synthesised
+        await self.start_tts_usage_metrics(spoken)
         await self.stop_ttfb_metrics()
         # Before the pipeline sets the rate up (the service driven directly), the voice's own rate is kept.
         out_rate = self.sample_rate or rate
