@@ -49,7 +49,7 @@ async def test_an_agent_gets_working_offline_defaults(client: AsyncClient) -> No
     assert agent["system_prompt"] == DEFAULT_SYSTEM_PROMPT
     assert agent["first_message"] == "Hello! How can I help you today?"
     assert agent["knowledge_base_ids"] == []
-    assert agent["stt"] == {"provider": "whisper", "model": "base"}
+    assert agent["stt"] == {"provider": "whisper", "model": "base", "keywords": []}
     assert agent["llm"] == {"provider": "extractive", "model": "extractive", "temperature": 0.7, "max_tokens": 250}
     assert agent["tts"] == {"provider": "piper", "voice": "en_US-joe-medium", "speed": 1.0}
     assert agent["turn_taking"]["interruptions"] is True
@@ -100,6 +100,21 @@ async def test_agent_crud(client: AsyncClient) -> None:
 
     assert (await client.delete(f"{API}/{agent['id']}", headers=owner.headers)).status_code == 204
     assert_error(await client.get(f"{API}/{agent['id']}", headers=owner.headers), 404, "not_found")
+
+
+async def test_an_agent_answers_for_the_tenants_business_unless_told_otherwise(client: AsyncClient) -> None:
+    owner = await register(client, tenant_name="Bright Smile Dental")
+    agent = await _agent(client, owner, name="Front desk")
+    assert (agent["business_name"], agent["transfer_to"]) == ("Bright Smile Dental", None)
+    assert agent["turn_taking"]["interruption_min_seconds"] == 0.6 and agent["turn_taking"]["end_of_speech_ms"] == 200
+
+    own = await _agent(
+        client, owner, name="Other", business_name="Smile Kids", transfer_to="555-0100", stt={"keywords": ["Okonkwo"]}
+    )
+    assert (own["business_name"], own["transfer_to"], own["stt"]["keywords"]) == ("Smile Kids", "555-0100", ["Okonkwo"])
+    changed = await client.patch(f"{API}/{own['id']}", json={"transfer_to": None}, headers=owner.headers)
+    assert changed.status_code == 200 and changed.json()["transfer_to"] is None
+    assert changed.json()["business_name"] == "Smile Kids"
 
 
 async def test_agents_are_listed_and_searched_by_name(client: AsyncClient) -> None:
@@ -255,6 +270,11 @@ async def test_speech_models_must_be_installed(
         ({"name": "x", "llm": {"provider": "extractive", "temperature": 3}}, "temperature"),
         ({"name": "x", "tts": {"voice": "someone"}}, "voice"),
         ({"name": "x", "turn_taking": {"end_of_turn_silence_ms": 10}}, "end_of_turn_silence_ms"),
+        ({"name": "x", "turn_taking": {"end_of_speech_ms": 5000}}, "end_of_speech_ms"),
+        ({"name": "x", "stt": {"keywords": [""]}}, "keywords"),
+        ({"name": "x", "stt": {"keywords": ["x"] * 101}}, "keywords"),
+        ({"name": "x", "business_name": ""}, "business_name"),
+        ({"name": "x", "transfer_to": "x" * 201}, "transfer_to"),
         ({"name": "x", "limits": {"max_duration_seconds": 0}}, "max_duration_seconds"),
         ({"name": "x", "knowledge_base_ids": ["not-a-uuid"]}, "knowledge_base_ids"),
         ({"name": "x", "end_call_phrases": [""]}, "end_call_phrases"),

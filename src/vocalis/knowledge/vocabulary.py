@@ -5,9 +5,11 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-# Capitalised words, joined when they follow each other ("Delta Dental", "Larkspur Avenue"), optionally after a
-# title ("Dr. Okonkwo").
-_NAME = re.compile(r"(?:\b(?:Dr|Mr|Mrs|Ms|St)\.\s)?\b[A-Z][a-zA-Z'&-]+(?:\s+[A-Z][a-zA-Z'&-]+)*")
+# Capitalised words, joined when they follow each other ("Delta Dental", "Larkspur Avenue"), titles included
+# ("Dr. Okonkwo").
+_NAME = re.compile(
+    r"(?:(?:Dr|Mr|Mrs|Ms|St)\.\s)?[A-Z][a-zA-Z'&-]+(?:[ \t]+(?:(?:Dr|Mr|Mrs|Ms|St)\.\s)?[A-Z][a-zA-Z'&-]+)*"
+)
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n•*#|-]\s*)$")
 # Capitalised for grammar, not because they are names; any recogniser knows them.
 _COMMON = frozenset(
@@ -21,15 +23,25 @@ _COMMON = frozenset(
 
 
 def business_words(texts: Iterable[str], limit: int = 40) -> list[str]:
-    """The names a text mentions most, mid-sentence capitalised (a capital after a full stop proves nothing)."""
-    counts: Counter[str] = Counter()
+    """The names the texts mention most. A capital opening a sentence proves nothing, so a sentence's first words
+    count only when the texts also capitalise them mid-sentence ("Welcome to Bright Smile Dental" keeps "Bright")."""
+    runs: list[tuple[list[str], bool]] = []
+    named: set[str] = set()
     for text in texts:
         for match in _NAME.finditer(text):
-            words = [word for word in match[0].split() if word not in _COMMON]
-            if not words:
-                continue
             at_start = _SENTENCE_START.search(text[: match.start()]) is not None
-            if at_start and len(words) == 1 and match[0] == words[0]:
-                continue  # "Welcome" opening a sentence is no name
-            counts[" ".join(words)] += 1
+            words = match[0].split()
+            runs.append((words, at_start))
+            named.update(words[1:] if at_start else words)
+    counts: Counter[str] = Counter()
+    for words, at_start in runs:
+        if at_start:
+            while words and words[0] not in named and words[0] not in _TITLES:
+                words = words[1:]
+        kept = [word for word in words if not _COMMON.issuperset(word.split("-"))]
+        if kept and kept[-1] not in _TITLES:
+            counts[" ".join(kept)] += 1
     return [name for name, _ in counts.most_common(limit)]
+
+
+_TITLES = frozenset({"Dr.", "Mr.", "Mrs.", "Ms.", "St."})
