@@ -70,7 +70,7 @@ async def offline_services(settings: Settings, voice: VoiceSettings, endpoint: L
         stt=LocalWhisperSTT(
             settings, voice.stt.model, voice.language, usage=usage, vocabulary=", ".join(voice.vocabulary)
         ),
-        tts=PiperTTS(server, voice.tts.speed, usage=usage),
+        tts=PiperTTS(server, voice.tts.speed, usage=usage, language=voice.language),
         thinker=thinker_for(settings, voice.llm, endpoint),
         speech_usage=usage,
     )

@@ -33,6 +33,7 @@ from vocalis.config import Settings
 from vocalis.voice.audio import SAMPLE_RATE, resample_pcm16
 from vocalis.voice.providers.piper import PiperError, PiperServer
 from vocalis.voice.recorder import spoken_sentence
+from vocalis.voice.spoken import for_speech
 from vocalis.voice.turns import SegmentTranscribedFrame
 from vocalis.voice.usage import SpeechUsage
 from vocalis.voice.weights import PIPER_VOICE, WHISPER_MODELS, WHISPER_TINY_EN, SpeechModelError, load_whisper
@@ -294,7 +295,6 @@ class PiperTTS(TTSService):
         return True
 
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
-        from vocalis.voice.spoken import for_speech  # imported here so this change stays inside PiperTTS
 
         # Piper says the spoken form; the transcript and the recorder's metadata keep the written `text`.
         spoken = for_speech(text, self.language)
