@@ -31,7 +31,7 @@ from vocalis.kit.embedded_postgres import EmbeddedPostgres
 from vocalis.kit.outbound import Outbound
 from vocalis.models.billing import UsageRecord
 from vocalis.voice.providers.llm import OpenAIChat
-from vocalis.voice.responder import FALLBACK, GOODBYE, GREETING
+from vocalis.voice.responder import BUSINESS_GREETING, FALLBACK, GOODBYE
 from vocalis.voice.settings import LanguageModel
 from vocalis.voice.stack import LLMEndpoint
 from vocalis.voice.thinking import Thinker
@@ -114,12 +114,29 @@ async def test_a_session_continues_and_ends_with_goodbye(
 
 
 async def test_without_knowledge_the_agent_greets_and_falls_back(client: AsyncClient) -> None:
-    owner = await register(client)
+    owner = await register(client, tenant_name="Bright Smile Dental")
     agent = await make_agent(client, owner)
     hello = (await chat(client, owner, agent["id"], "Hello")).json()
-    assert hello["reply"] == GREETING and hello["sources"] == []
+    assert hello["reply"] == BUSINESS_GREETING.format(business="Bright Smile Dental") and hello["sources"] == []
     unknown = (await chat(client, owner, agent["id"], "What is the capital of Peru?", hello["session_id"])).json()
     assert unknown["reply"] == FALLBACK
+
+
+async def test_a_callback_request_taken_in_a_chat_is_kept_on_its_record(client: AsyncClient) -> None:
+    owner = await register(client, tenant_name="Bright Smile Dental")
+    agent = await make_agent(client, owner)
+    asked = (await chat(client, owner, agent["id"], "Can I book a cleaning for tomorrow at 3?")).json()
+    session_id = asked["session_id"]
+    assert "name" in asked["reply"].lower(), asked
+    number = (await chat(client, owner, agent["id"], "It's Maria Lopez", session_id)).json()
+    assert "number" in number["reply"].lower(), number
+    confirmed = await chat(client, owner, agent["id"], "five five five, one two three, four five six seven", session_id)
+    assert "Maria" in confirmed.json()["reply"], confirmed.json()
+
+    record = await _call(client, owner, session_id)
+    callback = record["collected"]["callback"]
+    assert callback["name"] == "Maria Lopez" and callback["phone"].replace(" ", "").endswith("5551234567"), callback
+    assert "tomorrow" in (callback["preferred_time"] or ""), callback
 
 
 async def test_the_agents_own_end_phrases_end_a_chat(client: AsyncClient) -> None:

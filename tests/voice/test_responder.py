@@ -13,7 +13,8 @@ from vocalis.voice.responder import (
     ExtractiveResponder,
     answer,
 )
-from vocalis.voice.thinking import EndCall, Message, Prompt, Thinker, TokenUsage
+from vocalis.voice.responder.reading import read_passage
+from vocalis.voice.thinking import CallbackRequest, EndCall, Message, Prompt, Thinker, TokenUsage
 
 # Knowledge as it comes out of a salon's uploaded documents: markdown, a table, hard-wrapped PDF text, plain prose.
 EN_DASH = "\u2013"  # how word processors write ranges
@@ -55,7 +56,7 @@ async def reply(
     passages: list[str] | None = None,
     end_call_phrases: list[str] | None = None,
     history: list[Message] | None = None,
-) -> list[str | EndCall]:
+) -> list[str | EndCall | CallbackRequest]:
     prompt = Prompt(
         system_prompt="You are the receptionist of Maple Salon.",
         messages=[*(history or []), Message("user", said)],
@@ -67,9 +68,7 @@ async def reply(
 
 
 async def test_sentences_stream_as_pieces_that_join_into_the_answer() -> None:
-    prompt = Prompt(
-        system_prompt="", messages=[Message("user", "When are you open on the weekend?")], passages=KNOWLEDGE
-    )
+    prompt = Prompt(system_prompt="", messages=[Message("user", "What's your returns policy?")], passages=KNOWLEDGE)
     pieces = [piece async for piece in ExtractiveResponder().reply(prompt)]
     assert len(pieces) > 1 and all(isinstance(piece, str) for piece in pieces)
     joined = "".join(str(piece) for piece in pieces)
@@ -131,12 +130,17 @@ async def test_silence_or_noise_asks_the_caller_to_repeat(said: str) -> None:
 @pytest.mark.parametrize(
     ("question", "expected"),
     [
+        # A list's lines that answer alike are said as one sentence (the answer is one or two sentences).
         (
             "What are your opening hours?",
-            ["Monday to Friday: 9am to 6pm.", "Saturday: 10am to 4pm.", "Sunday: closed."],
+            [
+                "Monday to Friday: 9am to 6pm; Saturday: 10am to 4pm; Sunday: closed.",
+                "We are closed on public holidays.",
+            ],
         ),
         ("Are you open on Sundays?", ["Sunday: closed."]),
-        ("Are you open at the weekend?", ["Saturday: 10am to 4pm.", "Sunday: closed."]),
+        ("Are you open at the weekend?", ["Saturday: 10am to 4pm; Sunday: closed."]),
+        ("Are you open on Wednesday?", ["Monday to Friday: 9am to 6pm."]),
         ("What time do you close on Saturday?", ["Saturday: 10am to 4pm."]),
         ("How much does a beard trim cost?", ["Beard trim: $15."]),
         ("How much is it to colour my hair?", ["Colour: from $60."]),
@@ -145,7 +149,6 @@ async def test_silence_or_noise_asks_the_caller_to_repeat(said: str) -> None:
             "What's your returns policy?",
             [
                 "You can return any unused product within 30 days of purchase for a full refund.",
-                "Products must be in their original packaging.",
                 "Refunds are issued to the original payment method within 5 business days.",
             ],
         ),
@@ -198,9 +201,10 @@ async def test_passages_are_cleaned_for_speech() -> None:
         "* Delivery takes 3-5 business days, Mon-Fri."
     )
     said = await reply("How much is delivery and how long does delivery take?", [passage])
+    # Two questions, one answer each; the two bullets with a price answer the first alike, so both are said.
     assert said == [
-        "Free delivery on orders over $50, see details.",
-        "Express delivery costs $9.99 and arrives next day: track it at track.example.com.",
+        "Free delivery on orders over $50, see details. Express delivery costs $9.99 and arrives next day: track it "
+        "at track.example.com.",
         "Delivery takes 3 to 5 business days, Mon to Fri.",
     ]
     for sentence in said:
@@ -225,7 +229,7 @@ async def test_sentences_stream_one_by_one_and_the_answer_stays_short() -> None:
         for n in range(1, 8)
     )
     pieces = await reply("Tell me about the scalp treatment with warm oils and a head massage", [long_passage])
-    assert 1 <= len(pieces) <= 3
+    assert 1 <= len(pieces) <= 2
     assert all(isinstance(piece, str) and piece.endswith((".", "!", "?")) for piece in pieces)
     assert sum(len(str(piece).split()) for piece in pieces) <= 50
 
@@ -270,10 +274,15 @@ def test_answering_five_long_passages_takes_under_five_milliseconds() -> None:
     base = " ".join([HOURS, PRICES, RETURNS, LOCATION, BOOKING]).replace("\n", " ")
     passages = [(f"Section {n}. " + base + " ") * 2 for n in range(5)]
     assert all(len(passage.split()) >= 280 for passage in passages)
-    timings = []
-    for _ in range(30):
+    timings, again = [], []
+    for _ in range(50):
+        read_passage.cache_clear()  # the passages read for the first time...
         start = time.perf_counter()
         answer("How much does a beard trim cost on a Saturday?", passages)
         timings.append(time.perf_counter() - start)
+        start = time.perf_counter()  # ...and once more, as a call's later turns find them (already read)
+        answer("How much does a beard trim cost on a Saturday?", passages)
+        again.append(time.perf_counter() - start)
     # The fastest run is what the code costs; slower ones measure whatever else this machine is doing.
     assert min(timings) < 0.005, f"min {min(timings) * 1000:.1f} ms, median {statistics.median(timings) * 1000:.1f} ms"
+    assert min(again) < 0.001, f"min {min(again) * 1000:.2f} ms, median {statistics.median(again) * 1000:.2f} ms"
