@@ -30,7 +30,8 @@ async def test_synthesizes_speech_at_the_requested_speed(piper_server: PiperServ
     seconds = len(pcm) / 2 / rate
     assert 1.0 < seconds < 4.0
     assert np.abs(np.frombuffer(pcm, dtype=np.int16)).mean() > 300  # speech, not silence
-    assert 0.55 < (len(fast) / 2 / rate) / seconds < 0.8
+    # Not 1/1.5: the sentence's trailing silence does not scale, and Piper's durations vary a little (0.72-0.80 seen).
+    assert 0.55 < (len(fast) / 2 / rate) / seconds < 0.86
     assert await piper_server.synthesize(" ... ") == (b"", 22050)  # nothing to pronounce
 
 
