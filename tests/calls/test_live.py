@@ -546,7 +546,7 @@ async def test_a_greeting_then_a_question_after_a_pause_is_answered_as_one_turn(
     record = await finished(api, owner, call["call_id"])
     turns = record["turns"]
     said = " ".join(turn["text"] for turn in turns if turn["role"] == "user")
-    assert "hi there" in " ".join(words(said)) and "saturday" in words(said)
+    assert "there" in words(said) and "saturday" in words(said)  # Whisper may hear Piper's "Hi" as "Hide"
     # The question is answered, last, once: at most the start of a reply to "Hi there." was heard before the caller
     # went on (and it stopped there), and nothing is left over to be answered a turn late.
     assert "10 am to 4 pm" in turns[-1]["text"] and turns[-1]["role"] == "agent", turns
@@ -558,7 +558,7 @@ async def test_a_greeting_then_a_question_after_a_pause_is_answered_as_one_turn(
 async def test_a_backchannel_while_the_agent_speaks_does_not_stop_it(api: httpx.AsyncClient, owner: Account) -> None:
     agent = await make_agent(api, owner)
     question = await caller_audio("How does delivery work if I am not at home?")
-    backchannel = await caller_audio("Uh-huh.")
+    backchannel = await caller_audio("Okay.")  # Piper's "Uh-huh" reads back as "Oh" or "Ow": both backchannels too
     call = await start_call(api, owner, agent)
 
     async with web_call(call["websocket_url"]) as caller:

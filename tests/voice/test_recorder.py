@@ -13,8 +13,10 @@ from pipecat.frames.frames import (
     BotStoppedSpeakingFrame,
     Frame,
     InterruptionFrame,
+    TranscriptionFrame,
     TTSAudioRawFrame,
     TTSTextFrame,
+    UserStoppedSpeakingFrame,
 )
 from pipecat.observers.base_observer import FramePushed
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
@@ -70,6 +72,9 @@ class Call:
 
     async def stopped(self) -> None:
         await self.push(BotStoppedSpeakingFrame(), self.output)
+
+    async def caller_said(self, text: str) -> None:
+        await self.push(TranscriptionFrame(text, "caller", "2026-12-03T00:00:00Z"), self.sink)
 
     async def interrupted(self) -> None:
         await self.push(InterruptionFrame(), self.output)
@@ -139,3 +144,41 @@ async def test_a_sentence_is_heard_up_to_one_frame_short_of_its_end(short_by: in
     [turn] = call.agent_turns()
     # Bytes the first sentence fell short by are not counted towards the second: none of it was heard.
     assert (turn.text, turn.interrupted) == (heard, True)
+
+
+async def test_words_said_over_a_reply_come_after_what_was_heard_of_it() -> None:
+    call = Call()
+    await call.caller_said("What time do you open?")
+    await call.started()
+    await call.synthesise(FIRST, SIZES[0])
+    await call.play(SIZES[0])  # heard; its text frame has not come back from the output yet
+    await call.caller_said("And on Saturday?")
+    await call.interrupted()
+    await call.stopped()
+    assert [(turn.role, turn.text) for turn in call.recorder.turns] == [
+        ("user", "What time do you open?"),
+        ("agent", FIRST),
+        ("user", "And on Saturday?"),
+    ]
+
+
+async def test_a_reply_cut_before_a_word_was_heard_leaves_the_callers_words_one_turn() -> None:
+    call = Call()
+    await call.caller_said("Hi there.")
+    await call.started()
+    await call.synthesise(FIRST, SIZES[0])
+    await call.caller_said("Are you open on Saturday?")
+    await call.interrupted()
+    await call.stopped()
+    assert [(turn.role, turn.text) for turn in call.recorder.turns] == [("user", "Hi there. Are you open on Saturday?")]
+
+
+async def test_what_the_caller_heard_of_a_reply_outlasts_the_reply_until_their_next_turn_ends() -> None:
+    call = await two_sentence_turn()
+    await call.play(RATE * 2)  # one second
+    await call.interrupted()
+    await call.stopped()
+    # The barge-in stopped the agent before the joiner asks.
+    assert call.recorder.reply_heard() == (1.0, f"{FIRST} We close at six on weekdays and at four")
+    await call.push(UserStoppedSpeakingFrame(), call.sink)
+    assert call.recorder.reply_heard() == (0.0, "")

@@ -3,7 +3,7 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 
 from vocalis.voice.engine import context_messages
 from vocalis.voice.thinking import Message
-from vocalis.voice.turns import CONTINUATION_HEARD_SECONDS, TurnJoiner, is_backchannel
+from vocalis.voice.turns import CONTINUATION_HEARD_SECONDS, TurnJoiner, is_backchannel, is_opener
 
 
 @pytest.mark.parametrize("said", ["Uh-huh.", "okay", "Mm-hm", "Yeah.", "Right, right.", "Oh, okay.", "I see."])
@@ -14,6 +14,16 @@ def test_a_listeners_sounds_are_backchannels(said: str) -> None:
 @pytest.mark.parametrize("said", ["Wait, what about Sunday?", "Okay, and do you take Cigna?", "No", "Stop", ""])
 def test_words_that_ask_for_the_floor_are_not(said: str) -> None:
     assert not is_backchannel(said)
+
+
+@pytest.mark.parametrize("said", ["Hi there.", "Hello?", "Hey, um", "Good morning.", "Oh hi", "OK.", "Sorry, actually"])
+def test_a_greeting_alone_opens_a_turn_that_may_go_on(said: str) -> None:
+    assert is_opener(said)
+
+
+@pytest.mark.parametrize("said", ["Hi, are you open on Saturday?", "Yes.", "Bye.", ""])
+def test_a_turn_that_says_something_is_not_just_an_opener(said: str) -> None:
+    assert not is_opener(said)
 
 
 def conversation(*messages: tuple[str, str]) -> LLMContext:
@@ -60,3 +70,26 @@ def test_a_caller_who_speaks_long_after_their_turn_starts_a_new_one(monkeypatch:
     context = conversation(("user", "Hi."), ("assistant", "Hello!"), ("user", "Bye."))
     joiner.join(context)
     assert len(context_messages(context)) == 3
+
+
+def test_a_caller_who_barged_in_has_the_words_they_heard_before_their_own() -> None:
+    # Pipecat keeps a reply's sentence in the context only once all of it was played.
+    context = conversation(("user", "Tell me about cancelling."), ("user", "Sorry, how much is whitening?"))
+    joiner = TurnJoiner()
+    joiner.turn_stopped()
+    joiner.turn_started(heard_seconds=2.2, heard_words="Please give us at least 24 hours'")
+    joiner.join(context)
+    assert context_messages(context) == [
+        Message("user", "Tell me about cancelling."),
+        Message("assistant", "Please give us at least 24 hours'"),
+        Message("user", "Sorry, how much is whitening?"),
+    ]
+
+
+def test_the_heard_words_are_not_added_twice() -> None:
+    context = conversation(("user", "Hours?"), ("assistant", "We open at nine"), ("user", "And Sunday?"))
+    joiner = TurnJoiner()
+    joiner.turn_stopped()
+    joiner.turn_started(heard_seconds=2.0, heard_words="We open at nine")
+    joiner.join(context)
+    assert [message.role for message in context_messages(context)] == ["user", "assistant", "user"]

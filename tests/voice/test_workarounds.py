@@ -1,8 +1,10 @@
 import importlib.metadata
 import inspect
 
+from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.services.stt_service import SegmentedSTTService
 from pipecat.services.tts_service import TextAggregationMode
+from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.utils.text.simple_text_aggregator import _LookaheadState
 
 from vocalis.voice.workarounds import PIPECAT_VERSION, FirstClauseAggregator
@@ -69,3 +71,7 @@ def test_the_private_names_the_workarounds_use_exist() -> None:
     assert isinstance(aggregator._text, str)
     assert aggregator._lookahead_state is _LookaheadState.IDLE
     assert inspect.iscoroutinefunction(SegmentedSTTService._cancel_segment_task)
+    assert inspect.iscoroutinefunction(TurnAnalyzerUserTurnStopStrategy._maybe_trigger_user_turn_stopped)
+    assert inspect.iscoroutinefunction(TurnAnalyzerUserTurnStopStrategy._handle_transcription)
+    stop = TurnAnalyzerUserTurnStopStrategy(turn_analyzer=LocalSmartTurnAnalyzerV3())
+    assert (stop._text, stop._turn_complete, stop._transcript_finalized) == ("", False, False)

@@ -340,26 +340,32 @@ class VoiceCall:
             collected=self._collected,
         )
 
-    async def end(self, reason: str, goodbye: str | None = None) -> None:
-        """End the call politely: say `goodbye` if given, let what the agent is saying finish, then hang up."""
+    async def end(self, reason: str, goodbye: str | None = None, *, unless_caller_speaks: bool = False) -> None:
+        """End the call politely: say `goodbye` if given, let what the agent is saying finish, then hang up.
+        `unless_caller_speaks`: a caller who starts speaking before then keeps the call (their turn is answered)."""
         if self._end_reason is not None:
             return
         self._end_reason = reason
         self.recorder.spoke.clear()
         if goodbye:
             await self.worker.queue_frame(TTSSpeakFrame(goodbye, append_to_context=False))
-        self._ending = asyncio.create_task(self._end_after_speech())
+        spoken_over = self.recorder.interruptions if unless_caller_speaks else None
+        self._ending = asyncio.create_task(self._end_after_speech(spoken_over))
 
     async def stop(self, reason: str) -> None:
         """End the call from outside (for the calls domain's reasons, such as a suspended tenant), politely."""
         await self.end(reason, STOPPED_GOODBYE)
 
-    async def _end_after_speech(self) -> None:
+    async def _end_after_speech(self, interruptions: int | None) -> None:
         # Speech still being synthesised starts within moments; then wait for the agent to fall quiet.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.recorder.spoke.wait(), SPEECH_START_WAIT_SECONDS)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.recorder.quiet.wait(), SPEECH_END_WAIT_SECONDS)
+        if interruptions is not None and self.recorder.interruptions > interruptions:
+            # The caller spoke over the goodbye ("That's all. ⟨pause⟩ Goodbye."): they are not done, and are answered.
+            self._end_reason, self._ending = None, None
+            return
         self._farewell_sent = True
         for event in farewell(self._end_reason or "agent_ended", self._error):
             await self._send(event)
@@ -393,7 +399,7 @@ class VoiceCall:
             await self.end(reason, TROUBLE_GOODBYE)
             return
         # The goodbye the thinker just said is queued ahead of the end, so it still plays.
-        await self.end(reason)
+        await self.end(reason, unless_caller_speaks=True)
 
     async def _caller_silent(self, _aggregator: Any) -> None:
         self._silences += 1
@@ -406,7 +412,7 @@ class VoiceCall:
     async def _caller_spoke(self, *_args: Any) -> None:
         self._silences = 0
         self._caller_has_spoken = True
-        self._joiner.turn_started(self.recorder.heard_seconds())
+        self._joiner.turn_started(*self.recorder.reply_heard())
 
     async def _caller_done(self, *_args: Any) -> None:
         self._joiner.turn_stopped()

@@ -24,6 +24,7 @@ from pipecat.frames.frames import (
     TTSAudioRawFrame,
     TTSTextFrame,
     UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
 from pipecat.observers.base_observer import BaseObserver, FramePushed
@@ -84,14 +85,24 @@ class CallRecorder(BaseObserver):
         self._sentences: list[tuple[str, int]] = []
         self._sentence_key: str | None = None
         self._played_bytes = 0
+        # The agent's audio played since the caller's turn last stopped, and the words of it (once the agent stopped):
+        # what they heard of the reply to that turn.
+        self._reply_played_bytes = 0
+        self._reply_heard_words = ""
+        # How many times the caller's speech has interrupted the pipeline (each turn's start does).
+        self.interruptions = 0
         # Set while the agent is audible; `spoke` is set the first time it starts after being cleared.
         self.quiet = asyncio.Event()
         self.quiet.set()
         self.spoke = asyncio.Event()
 
-    def heard_seconds(self) -> float:
-        """How much of the agent's current reply the caller has heard (0 when it is quiet)."""
-        return self._played_bytes / (2 * SAMPLE_RATE) if self._agent_turn is not None else 0.0
+    def reply_heard(self) -> tuple[float, str]:
+        """How long, and which words, of the reply to their last turn the caller has heard (the agent may have been
+        stopped since)."""
+        words = self._reply_heard_words
+        if self._agent_turn is not None:
+            words = f"{words} {self._heard() or self._agent_turn.text}".strip()
+        return self._reply_played_bytes / (2 * SAMPLE_RATE), words
 
     def now_ms(self) -> int:
         return round((time.time() - self.started) * 1000)
@@ -109,6 +120,8 @@ class CallRecorder(BaseObserver):
         now = time.time()
         if isinstance(frame, UserStartedSpeakingFrame):
             self._user_started_ms = self.now_ms()
+        elif isinstance(frame, UserStoppedSpeakingFrame):
+            self._reply_played_bytes, self._reply_heard_words = 0, ""
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             # The caller fell silent `stop_secs` before the VAD could tell.
             self._pending = _PendingReply(speech_end=frame.timestamp - frame.stop_secs)
@@ -124,6 +137,7 @@ class CallRecorder(BaseObserver):
                 self._pending.first_text = now
         elif isinstance(frame, TTSAudioRawFrame) and self._from_output(data):
             self._played_bytes += len(frame.audio)
+            self._reply_played_bytes += len(frame.audio)
         elif isinstance(frame, TTSAudioRawFrame):
             self._synthesized(frame)
             if self._pending and self._pending.first_audio is None and self._pending.first_text is not None:
@@ -134,8 +148,10 @@ class CallRecorder(BaseObserver):
             await self._agent_said(frame.text)
         elif isinstance(frame, BotStoppedSpeakingFrame) and self._from_output(data):
             await self._agent_stopped()
-        elif isinstance(frame, InterruptionFrame) and self._agent_turn is not None:
-            self._agent_turn.interrupted = True
+        elif isinstance(frame, InterruptionFrame):
+            self.interruptions += 1
+            if self._agent_turn is not None:
+                self._agent_turn.interrupted = True
 
     async def _user_said(self, text: str, now: float) -> None:
         text = text.strip()
@@ -144,6 +160,8 @@ class CallRecorder(BaseObserver):
         if self._pending is not None and self._pending.transcribed is None:
             self._pending.transcribed = now
         started = self._user_started_ms if self._user_started_ms is not None else self.now_ms()
+        if self._agent_turn is not None and self._agent_turn not in self.turns:
+            self.turns.append(self._agent_turn)  # the reply the caller spoke over comes before their words
         last = self.turns[-1] if self.turns else None
         if last is not None and last.role == "user":  # one turn of the caller's, in several stretches of speech
             last.text = f"{last.text} {text}"
@@ -193,11 +211,22 @@ class CallRecorder(BaseObserver):
             heard = self._heard()
             if heard is not None:
                 turn.text = heard
+            self._reply_heard_words = f"{self._reply_heard_words} {turn.text}".strip()
             if turn.text and turn not in self.turns:
                 self.turns.append(turn)
+            elif not turn.text and turn in self.turns:
+                self._drop(turn)
         self._sentences, self._sentence_key, self._played_bytes = [], None, 0
         self.quiet.set()
         await self._send(AgentStopped())
+
+    def _drop(self, turn: TurnRecord) -> None:
+        """Drop an agent turn cut before a word of it was heard; the caller's words either side are one turn."""
+        at = self.turns.index(turn)
+        del self.turns[at]
+        if 0 < at < len(self.turns) and self.turns[at - 1].role == self.turns[at].role == "user":
+            before, after = self.turns[at - 1], self.turns.pop(at)
+            before.text, before.ended_ms = f"{before.text} {after.text}", after.ended_ms
 
     def _synthesized(self, frame: TTSAudioRawFrame) -> None:
         key = frame.metadata.get("sentence_key")

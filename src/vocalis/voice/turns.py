@@ -4,6 +4,9 @@
   `workarounds.SegmentAwareTurnStop`): a pause inside a sentence never closes a turn on its first half.
 - While the agent speaks, a short "uh-huh" or "okay" is a backchannel, not a barge-in: the agent stops only for
   speech that lasts (`interruption_min_seconds`) or for words that are more than a backchannel (`CallerTurnStart`).
+- A turn that is only a greeting ("Hi there.", or a call's first one or two words) is answered no sooner than
+  `OPENER_PAUSE_SECONDS` after the caller went quiet: callers pause after "hi" before their question
+  (`workarounds.SegmentAwareTurnStop`).
 - A caller who goes on speaking just after their turn closed, before they heard much of the reply, was not done:
   the reply is dropped and the fragments are answered as one turn (`TurnJoiner`).
 """
@@ -11,6 +14,7 @@
 import asyncio
 import re
 import time
+from dataclasses import dataclass, field
 
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
@@ -30,30 +34,58 @@ BACKCHANNELS = frozenset(
     {
         "uh-huh", "uh huh", "uhhuh", "mm-hm", "mm-hmm", "mhm", "mm", "hmm", "mm hmm", "okay", "ok", "yeah", "yes",
         "yep", "right", "sure", "i see", "got it", "alright", "all right", "cool", "great", "oh", "ah", "uh", "um",
+        "ow", "aha", "ah-ha", "hm", "mmm",  # how Whisper often writes a quick "uh-huh" or "mm-hm"
         "okay okay", "yeah yeah", "right right", "oh okay", "i see okay", "mm okay", "uh-huh okay",
     }
 )  # fmt: skip
+# Words a caller opens with before saying what they want ("Okay, ⟨pause⟩ that's all I needed"); a turn of only these
+# may not be over.
+OPENERS = frozenset(
+    {
+        "hi", "hello", "hey", "hiya", "howdy", "there", "good", "morning", "afternoon", "evening", "um", "uh", "er",
+        "erm", "so", "well", "oh", "okay", "ok", "alright", "right", "and", "also", "actually", "sorry",
+    }
+)  # fmt: skip
+# Seconds of quiet after a greeting-only turn before it is answered (a reply usually starts ~0.5 s after speech).
+OPENER_PAUSE_SECONDS = 1.0
 # A caller who speaks again within this many seconds of their turn closing may be finishing it...
 CONTINUATION_SECONDS = 2.5
 # ...if they have heard no more than this much of the reply (past that, they are answering it).
 CONTINUATION_HEARD_SECONDS = 1.0
 
 
+@dataclass
 class SegmentTranscribedFrame(DataFrame):
     """A segmented STT finished one stretch of speech (whether or not it held words). In order after the
-    transcript, so the turn's end can wait for the last stretch's words."""
+    transcript, so the turn's end can wait for the last stretch's words; kept through interruptions (a barge-in
+    its own transcript starts would otherwise drop it, and every later turn would wait for it)."""
+
+    interruptible: bool = field(default=False, init=False)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+(?:[-'][a-z]+)*", text.lower())
 
 
 def is_backchannel(text: str) -> bool:
     """Whether the words are only a listener's "uh-huh", "okay", "right"."""
-    words = " ".join(re.findall(r"[a-z]+(?:[-'][a-z]+)*", text.lower()))
-    return words in BACKCHANNELS
+    return " ".join(_words(text)) in BACKCHANNELS
+
+
+def is_opener(text: str, *, first_turn: bool = False) -> bool:
+    """Whether the words are only a greeting or a filler ("Hi there.", "Hello, um"): the caller may not be done. As
+    the first words of a call, any one or two words are taken as a greeting: Whisper often writes a quick "Hi there"
+    as "Hydra" or "Hide there"."""
+    words = _words(text)
+    return bool(words) and (all(word in OPENERS for word in words) or (first_turn and len(words) <= 2))
 
 
 class CallerTurnStart(BaseUserTurnStartStrategy):
     """Starts the caller's turn on their voice; while the agent speaks, only on a real barge-in.
 
-    With the agent quiet, the turn starts as soon as the VAD hears speech. While the agent speaks, speech must last
+    With the agent quiet, the turn starts as soon as the VAD hears speech, and so it does in the reply's first
+    `CONTINUATION_HEARD_SECONDS`: that caller is going on with their turn, not answering a reply they have barely heard
+    (the reply is dropped, see `TurnJoiner`), and should not be talked over. Later in the reply, speech must last
     `barge_in_seconds` (a backchannel is shorter), or its transcript must hold more than a backchannel; a backchannel's
     transcript is dropped, so it does not join the caller's next turn.
     """
@@ -62,10 +94,11 @@ class CallerTurnStart(BaseUserTurnStartStrategy):
         super().__init__(**kwargs)  # type: ignore[arg-type,no-untyped-call]
         self._barge_in_seconds = barge_in_seconds
         self._agent_speaking = False
+        self._agent_started_at = 0.0
         self._timer: asyncio.Task[None] | None = None
 
-    async def reset(self) -> None:
-        await super().reset()  # type: ignore[no-untyped-call]
+    async def handle_user_turn_started(self) -> None:
+        await super().handle_user_turn_started()  # type: ignore[no-untyped-call]
         self._cancel_timer()
 
     async def cleanup(self) -> None:
@@ -75,11 +108,13 @@ class CallerTurnStart(BaseUserTurnStartStrategy):
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
         if isinstance(frame, BotStartedSpeakingFrame):
             self._agent_speaking = True
+            self._agent_started_at = time.monotonic()
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self._agent_speaking = False
             self._cancel_timer()
         elif isinstance(frame, VADUserStartedSpeakingFrame):
-            if not self._agent_speaking:
+            just_started = time.monotonic() - self._agent_started_at <= CONTINUATION_HEARD_SECONDS
+            if not self._agent_speaking or just_started:
                 await self.trigger_user_turn_started()
                 return ProcessFrameResult.STOP
             self._cancel_timer()
@@ -107,29 +142,34 @@ class CallerTurnStart(BaseUserTurnStartStrategy):
 
 
 class TurnJoiner:
-    """Decides when the caller's new words finish their previous turn, and then drops the reply to that turn.
+    """Keeps the conversation's context true to what the caller said and heard, when they speak during a reply.
 
-    The engine tells it when a caller turn stops and starts (with how much of the reply the caller had heard); the
-    reply processor asks it, before answering, to `join` the context: the assistant messages after the previous
-    caller turn are removed, so the caller's consecutive messages read as one turn.
+    The engine tells it when a caller turn stops and starts (with what of the reply the caller had heard); the reply
+    processor asks it, before answering, to `join` the context:
+    - a caller who went on with their turn (they spoke again soon, having heard little of the reply) has the
+      assistant messages since their previous message removed, so their consecutive messages read as one turn;
+    - a caller who barged in has the words of the reply they heard put before their new message, when Pipecat
+      left them out (it keeps a sentence only once all of it was played), so the new words are a turn of their own.
     """
 
     def __init__(self) -> None:
         self._stopped_at: float | None = None
         self._joining = False
+        self._heard = ""
 
     def turn_stopped(self) -> None:
         self._stopped_at = time.monotonic()
 
-    def turn_started(self, heard_seconds: float) -> None:
+    def turn_started(self, heard_seconds: float, heard_words: str = "") -> None:
         recent = self._stopped_at is not None and time.monotonic() - self._stopped_at < CONTINUATION_SECONDS
         self._joining = recent and heard_seconds <= CONTINUATION_HEARD_SECONDS
+        self._heard = "" if self._joining else heard_words
 
     def join(self, context: LLMContext) -> None:
-        """Once per continued turn: drop the agent's messages since the caller's previous message."""
-        if not self._joining:
+        """Once per caller turn that started during, or just after, a reply."""
+        joining, heard, self._joining, self._heard = self._joining, self._heard, False, ""
+        if not joining and not heard:
             return
-        self._joining = False
         messages = list(context.get_messages())
         roles = [message.get("role") if isinstance(message, dict) else None for message in messages]
         if not roles or roles[-1] != "user":
@@ -137,6 +177,11 @@ class TurnJoiner:
         previous_user = next((i for i in range(len(roles) - 2, -1, -1) if roles[i] == "user"), None)
         if previous_user is None:
             return
-        since = zip(messages[previous_user + 1 :], roles[previous_user + 1 :], strict=True)
-        kept = [message for message, role in since if role != "assistant"]
+        since = list(zip(messages[previous_user + 1 :], roles[previous_user + 1 :], strict=True))
+        if joining:
+            kept = [message for message, role in since if role != "assistant"]
+        elif all(role != "assistant" for _, role in since):
+            kept = [{"role": "assistant", "content": heard}, *(message for message, _ in since)]
+        else:
+            return
         context.set_messages(messages[: previous_user + 1] + kept)

@@ -4,16 +4,23 @@ Kept in this one module, and pinned: `tests/voice/test_workarounds.py` fails whe
 upgrades checks each of these against the new version (and drops those the new version makes public).
 """
 
+import asyncio
+import time
 from typing import Any
 
-from pipecat.frames.frames import Frame, TranscriptionFrame, VADUserStoppedSpeakingFrame
+from pipecat.frames.frames import (
+    Frame,
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
 from pipecat.services.stt_service import SegmentedSTTService
 from pipecat.turns.types import ProcessFrameResult
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.utils.text.base_text_aggregator import Aggregation, TextType
 from pipecat.utils.text.simple_text_aggregator import SimpleTextAggregator, _LookaheadState
 
-from vocalis.voice.turns import SegmentTranscribedFrame
+from vocalis.voice.turns import OPENER_PAUSE_SECONDS, SegmentTranscribedFrame, is_opener
 
 PIPECAT_VERSION = "1.14.0"
 
@@ -80,25 +87,70 @@ class SegmentAwareTurnStop(TurnAnalyzerUserTurnStopStrategy):
     STT each pause makes a segment, and a segment's transcript can arrive while the caller already speaks the next:
     "Hi there. ⟨pause⟩ Are you open on Saturday?" then ended on "Hi there." and the question was answered a turn late.
     Here a transcript counts as final only once every segment the VAD closed has been transcribed (the STT sends a
-    `SegmentTranscribedFrame` after each). It reads and sets the strategy's private turn state.
+    `SegmentTranscribedFrame` after each). A turn of only a greeting ends no sooner than `OPENER_PAUSE_SECONDS` after
+    the caller went quiet, so the question that usually follows is part of it. It reads and sets the strategy's
+    private turn state, and overrides its private trigger.
     """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._untranscribed_segments = 0
+        self._said: list[str] = []
+        self._first_turn = True
+        self._quiet_since = 0.0  # time.time() when the caller last stopped speaking
+        self._hold: asyncio.Task[None] | None = None
+
+    async def handle_user_turn_started(self) -> None:
+        self._said = []
+        self._cancel_hold()
+        await super().handle_user_turn_started()  # type: ignore[no-untyped-call]
+
+    async def handle_user_turn_stopped(self) -> None:
+        self._said, self._first_turn = [], False
+        self._cancel_hold()
+        await super().handle_user_turn_stopped()  # type: ignore[no-untyped-call]
+
+    async def cleanup(self) -> None:
+        self._cancel_hold()
+        await super().cleanup()  # type: ignore[no-untyped-call]
 
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
         if isinstance(frame, VADUserStoppedSpeakingFrame):
             self._untranscribed_segments += 1
             self._transcript_finalized = False  # an earlier segment's words do not cover this one
+            self._quiet_since = frame.timestamp - frame.stop_secs
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            self._cancel_hold()
         result: ProcessFrameResult = await super().process_frame(frame)
         if isinstance(frame, SegmentTranscribedFrame):
             self._untranscribed_segments = max(self._untranscribed_segments - 1, 0)
             if self._untranscribed_segments == 0 and self._text:
                 self._transcript_finalized = True
-                await self._maybe_trigger_user_turn_stopped()  # type: ignore[no-untyped-call]
+                await self._maybe_trigger_user_turn_stopped()
         return result
 
     async def _handle_transcription(self, frame: TranscriptionFrame) -> None:
         # The words are kept; whether they end the turn is decided when their segment's marker follows.
         self._text = frame.text
+        self._said.append(frame.text)
+
+    async def _maybe_trigger_user_turn_stopped(self) -> None:
+        if self._hold is not None:
+            return
+        wait = self._quiet_since + OPENER_PAUSE_SECONDS - time.time()
+        opener = is_opener(" ".join(self._said), first_turn=self._first_turn)
+        if self._turn_complete and self._transcript_finalized and wait > 0 and opener:
+            self._hold = asyncio.create_task(self._trigger_after(wait))
+            return
+        await super()._maybe_trigger_user_turn_stopped()  # type: ignore[no-untyped-call]
+
+    async def _trigger_after(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        self._hold = None
+        # Speech since then has reset the turn's completion: the turn goes on.
+        await super()._maybe_trigger_user_turn_stopped()  # type: ignore[no-untyped-call]
+
+    def _cancel_hold(self) -> None:
+        if self._hold is not None:
+            self._hold.cancel()
+            self._hold = None

@@ -256,7 +256,9 @@ class LocalWhisperSTT(SegmentedSTTService):
         await self.stop_processing_metrics()
         if text:
             logger.debug("{}: transcribed [{}]", self, text)
-            yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), _pipecat_language(language))
+            transcript = TranscriptionFrame(text, self._user_id, time_now_iso8601(), _pipecat_language(language))
+            transcript.interruptible = False  # the caller's words survive a barge-in (which they may have started)
+            yield transcript
 
 
 def _pipecat_language(language: str) -> Language | None:
