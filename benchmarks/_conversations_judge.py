@@ -28,6 +28,9 @@ REPLY_GAP = 1.0  # s between bursts that makes them two replies
 # s a reply may start before the caller's last word ends: people overlap this much at a turn's end (a reply to
 # "That's all. Goodbye." starting on "-bye") without either being talked over.
 OVERLAP_ALLOWED = 0.3
+# A reply started in the caller's pause and stopped, within this many seconds, because they went on is a false start
+# (what the issue asks for: the pending reply dropped, the fragments answered as one turn); counted, not a failure.
+FALSE_START_SECONDS = 0.6
 STOP_WITHIN = 1.5  # s from the caller's first word over a reply until it must have stopped (a barge-in)
 KEEPS_TALKING_FOR = 1.0  # s past a backchannel's end that the reply under way must still be playing
 STOP_GAP = 0.6  # a gap this long in the reply under way, while or just after a backchannel, is a stop
@@ -223,7 +226,8 @@ class Reply:
     pcm: bytes
     gaps: list[tuple[float, float]] = field(default_factory=list)  # silences between its bursts
     turn: int = -1  # the caller turn it answers (-1: none yet, the greeting)
-    over_caller: bool = False  # it started while the caller was still saying that turn
+    over_caller: bool = False  # it started while the caller was still saying that turn, and went on
+    false_start: bool = False  # it started in the caller's pause and stopped within moments, as they went on
     said: str = ""  # the agent's text, from its transcript events
     heard: str = ""  # what the caller heard: the audio, transcribed
 
@@ -260,7 +264,12 @@ def split_replies(audio: list[tuple[float, bytes]], turns: list[CallerTurn]) -> 
     replies: list[Reply] = []
     for burst in bursts:
         previous = replies[-1] if replies else None
-        caller_between = any(previous and previous.end <= turn.start < burst.start for turn in turns)
+        # A caller turn starting between them, or ending between their starts (a false start, then the answer).
+        caller_between = previous is not None and any(
+            previous.end <= turn.start < burst.start
+            or (not turn.silent and previous.start < turn.end - OVERLAP_ALLOWED <= burst.start)
+            for turn in turns
+        )
         if previous is not None and burst.start - previous.end < REPLY_GAP and not caller_between:
             previous.gaps.append((previous.end, burst.start))
             previous.end, previous.pcm = burst.end, previous.pcm + burst.pcm
@@ -270,7 +279,10 @@ def split_replies(audio: list[tuple[float, bytes]], turns: list[CallerTurn]) -> 
         started = [turn for turn in turns if turn.start <= reply.start]
         if started:
             reply.turn = started[-1].index
-            reply.over_caller = not started[-1].silent and reply.start < started[-1].end - OVERLAP_ALLOWED
+            spoken = started[-1]
+            if not spoken.silent and reply.start < spoken.end - OVERLAP_ALLOWED:
+                reply.false_start = reply.end <= spoken.end and reply.seconds <= FALSE_START_SECONDS
+                reply.over_caller = not reply.false_start
     return replies
 
 
@@ -316,6 +328,7 @@ class Verdict:
     turns: list[TurnResult]
     greeting: str
     behind: int  # turns whose answer came in a later reply
+    false_starts: int  # replies begun in a caller's pause and dropped as they went on
     numbers_said: int  # number facts the agent said
     numbers_misheard: int  # ...that the caller did not hear as said
     end_reason: str | None
@@ -360,7 +373,7 @@ def judge(scenario: Scenario, log: CallLog, replies: list[Reply]) -> Verdict:
         failures.append(Failure("call", None, log.error))
     for index, (turn, spoken) in enumerate(zip(scenario.turns, log.turns, strict=False)):
         own = [reply for reply in replies if reply.turn == index]
-        proper = [reply for reply in own if not reply.over_caller]
+        proper = [reply for reply in own if not (reply.over_caller or reply.false_start)]
         later = [reply for reply in replies if reply.turn > index]
         latency = None if spoken.silent or not proper else 1000 * (proper[0].start - spoken.end)
         results.append(TurnResult(spoken.words, own, latency))
@@ -400,6 +413,7 @@ def judge(scenario: Scenario, log: CallLog, replies: list[Reply]) -> Verdict:
         turns=results,
         greeting=greeting,
         behind=behind,
+        false_starts=sum(reply.false_start for reply in replies),
         numbers_said=numbers_said,
         numbers_misheard=numbers_misheard,
         end_reason=ended[1] if ended else None,

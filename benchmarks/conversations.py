@@ -368,6 +368,7 @@ def summary(verdicts: list[Verdict]) -> dict[str, Any]:
         "passed": passed,
         "pass_rate": passed / len(verdicts) if verdicts else 0.0,
         "turns_behind": sum(verdict.behind for verdict in verdicts),
+        "false_starts": sum(verdict.false_starts for verdict in verdicts),
         "numbers_said": sum(verdict.numbers_said for verdict in verdicts),
         "numbers_misheard": sum(verdict.numbers_misheard for verdict in verdicts),
         "latency_p50_ms": median(latencies),
@@ -412,7 +413,8 @@ def report(args: argparse.Namespace, machine: list[str], verdicts: list[Verdict]
         f"behind {figures['turns_behind']}; numbers mis-heard {figures['numbers_misheard']} of "
         f"{figures['numbers_said']} said; latency at the caller's ear p50 {ms(figures['latency_p50_ms'])} ms, p95 "
         f"{ms(figures['latency_p95_ms'])} ms ({figures['latency_replies']} replies)",
-        f"Failures by check: {checks or 'none'}",
+        f"Failures by check: {checks or 'none'}; false starts (a reply begun in the caller's pause, dropped as they "
+        f"went on): {figures['false_starts']}",
         "Latency: the turn's last audio frame sent -> the reply's first audio frame received. Numbers mis-heard: "
         "number facts the agent's text held but its audio, transcribed, did not.",
     ]

@@ -159,7 +159,7 @@ def test_replies_are_cut_at_gaps_and_caller_turns_and_given_the_turn_they_answer
     # pause between its sentences.
     audio = frames(0.0, 2.0) + frames(4.0, 0.5) + frames(5.8, 2.0) + frames(8.2, 2.0)
     replies = split_replies(audio, turns)
-    assert [(reply.turn, reply.over_caller, round(reply.seconds, 1)) for reply in replies] == [
+    assert [(reply.turn, reply.false_start, round(reply.seconds, 1)) for reply in replies] == [
         (-1, False, 2.0),
         (0, True, 0.5),
         (0, False, 4.0),
@@ -172,6 +172,19 @@ def test_a_reply_on_the_callers_last_syllable_is_not_talking_over() -> None:
     turns = [CallerTurn(0, "That's all I needed. Goodbye.", start=3.0, end=5.0)]
     [reply] = split_replies(frames(5.0 - OVERLAP_ALLOWED + 0.05, 1.5), turns)
     assert (reply.turn, reply.over_caller) == (0, False)
+
+
+def test_a_reply_dropped_as_the_caller_went_on_is_a_false_start_and_the_answer_is_the_reply() -> None:
+    turns = [CallerTurn(0, "Can someone call me back? I'm Dave Miller.", start=3.0, end=7.0)]
+    # A reply started in the pause after the question, cut 0.4 s later; the answer after the caller's end.
+    replies = split_replies(frames(5.0, 0.4) + frames(7.5, 2.0), turns)
+    assert [(reply.false_start, reply.over_caller, round(reply.seconds, 1)) for reply in replies] == [
+        (True, False, 0.4),
+        (False, False, 2.0),
+    ]
+    # One that went on over the caller is talking over.
+    [reply] = split_replies(frames(5.0, 1.5), turns)
+    assert (reply.false_start, reply.over_caller) == (False, True)
 
 
 def test_a_fact_said_but_heard_wrong_is_misheard_and_one_answered_a_turn_late_is_behind(tmp_path: Path) -> None:

@@ -6,12 +6,16 @@ from vocalis.voice.thinking import Message
 from vocalis.voice.turns import CONTINUATION_HEARD_SECONDS, TurnJoiner, is_backchannel, is_opener
 
 
-@pytest.mark.parametrize("said", ["Uh-huh.", "okay", "Mm-hm", "Yeah.", "Right, right.", "Oh, okay.", "I see."])
+@pytest.mark.parametrize(
+    "said", ["Uh-huh.", "okay", "Mm-hm", "Yeah.", "Right, right.", "Oh, okay.", "I see.", "MMA.", "Collar"]
+)
 def test_a_listeners_sounds_are_backchannels(said: str) -> None:
     assert is_backchannel(said)
 
 
-@pytest.mark.parametrize("said", ["Wait, what about Sunday?", "Okay, and do you take Cigna?", "No", "Stop", ""])
+@pytest.mark.parametrize(
+    "said", ["Wait, what about Sunday?", "Okay, and do you take Cigna?", "No", "Stop", "Sorry?", "Hello?", ""]
+)
 def test_words_that_ask_for_the_floor_are_not(said: str) -> None:
     assert not is_backchannel(said)
 

@@ -34,8 +34,14 @@ BACKCHANNELS = frozenset(
     {
         "uh-huh", "uh huh", "uhhuh", "mm-hm", "mm-hmm", "mhm", "mm", "hmm", "mm hmm", "okay", "ok", "yeah", "yes",
         "yep", "right", "sure", "i see", "got it", "alright", "all right", "cool", "great", "oh", "ah", "uh", "um",
-        "ow", "aha", "ah-ha", "hm", "mmm",  # how Whisper often writes a quick "uh-huh" or "mm-hm"
         "okay okay", "yeah yeah", "right right", "oh okay", "i see okay", "mm okay", "uh-huh okay",
+    }
+)  # fmt: skip
+# One word that does ask for the floor while the agent speaks.
+FLOOR_TAKERS = frozenset(
+    {
+        "stop", "wait", "no", "nope", "sorry", "hello", "hold", "excuse", "pardon", "what", "hey", "help", "operator",
+        "human", "agent", "representative", "bye", "goodbye", "thanks", "actually", "but",
     }
 )  # fmt: skip
 # Words a caller opens with before saying what they want ("Okay, ⟨pause⟩ that's all I needed"); a turn of only these
@@ -68,8 +74,10 @@ def _words(text: str) -> list[str]:
 
 
 def is_backchannel(text: str) -> bool:
-    """Whether the words are only a listener's "uh-huh", "okay", "right"."""
-    return " ".join(_words(text)) in BACKCHANNELS
+    """Whether the words are only a listener's "uh-huh", "okay", "right": known ones, or one word that is not a call
+    to stop (Whisper writes a quick "uh-huh" or "mm-hm" as "Collar", "MMA", "Oh")."""
+    words = _words(text)
+    return " ".join(words) in BACKCHANNELS or (len(words) == 1 and words[0] not in FLOOR_TAKERS)
 
 
 def is_opener(text: str, *, first_turn: bool = False) -> bool:

@@ -115,6 +115,9 @@ def terms_of_words(words: list[str]) -> set[str]:
     return terms
 
 
+_PAYMENT_METHODS = ("check", "checks", "cheque", "cheques", "card", "cards", "debit", "paypal")
+
+
 def _related() -> dict[str, frozenset[str]]:
     """Question stems that should also match other stems: callers and documents rarely use the same word."""
     both_ways = [
@@ -145,6 +148,8 @@ def _related() -> dict[str, frozenset[str]]:
         "night": ("outside", "evening", "late"),
         "contact": ("phone", "call", "number", "email", "address"),
         "reschedule": ("move", "cancel", "change"),
+        # "We do not accept checks" answers "which payment methods?" as much as the list of cards does.
+        "payment": _PAYMENT_METHODS,
     }
     related: dict[str, set[str]] = {}
     for group in both_ways:
