@@ -252,6 +252,8 @@ class VoiceCall:
         # Whether the client has been (or is about to be) told the call ended.
         self._farewell_sent = False
         self._ending: asyncio.Task[None] | None = None
+        # For an ending the caller can stop by speaking: the count of interruptions when it was decided.
+        self._ending_spoken_over: int | None = None
         # Hang-ups reported by the transport's receive task, which ending the call cancels: they run as tasks.
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -343,14 +345,16 @@ class VoiceCall:
     async def end(self, reason: str, goodbye: str | None = None, *, unless_caller_speaks: bool = False) -> None:
         """End the call politely: say `goodbye` if given, let what the agent is saying finish, then hang up.
         `unless_caller_speaks`: a caller who starts speaking before then keeps the call (their turn is answered)."""
-        if self._end_reason is not None:
+        if self._end_reason is not None and self._ending_spoken_over is None:
             return
+        if self._ending is not None:  # an ending the caller could still stop: this one replaces it
+            self._ending.cancel()
         self._end_reason = reason
         self.recorder.spoke.clear()
         if goodbye:
             await self.worker.queue_frame(TTSSpeakFrame(goodbye, append_to_context=False))
-        spoken_over = self.recorder.interruptions if unless_caller_speaks else None
-        self._ending = asyncio.create_task(self._end_after_speech(spoken_over))
+        self._ending_spoken_over = self.recorder.interruptions if unless_caller_speaks else None
+        self._ending = asyncio.create_task(self._end_after_speech(self._ending_spoken_over))
 
     async def stop(self, reason: str) -> None:
         """End the call from outside (for the calls domain's reasons, such as a suspended tenant), politely."""
@@ -364,8 +368,9 @@ class VoiceCall:
             await asyncio.wait_for(self.recorder.quiet.wait(), SPEECH_END_WAIT_SECONDS)
         if interruptions is not None and self.recorder.interruptions > interruptions:
             # The caller spoke over the goodbye ("That's all. ⟨pause⟩ Goodbye."): they are not done, and are answered.
-            self._end_reason, self._ending = None, None
+            self._end_reason, self._ending, self._ending_spoken_over = None, None, None
             return
+        self._ending_spoken_over = None  # too late to stop it now
         self._farewell_sent = True
         for event in farewell(self._end_reason or "agent_ended", self._error):
             await self._send(event)

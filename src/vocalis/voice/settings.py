@@ -75,7 +75,7 @@ class TurnTaking(_Group):
         "then judges from the voice whether the caller has finished",
     )
     end_of_turn_silence_ms: int = Field(
-        default=500,
+        default=800,  # callers pause 0.6-0.8 s mid-sentence ("I was wondering ⟨0.6 s⟩ how much..."): the harness
         ge=100,
         le=5000,
         description="Silence after which the caller's turn is over even when the turn detector thinks they have "

@@ -36,6 +36,9 @@ RELATED_MATCH = 0.75
 FRAME_WEIGHT = 0.5
 _FRAME_STEMS = frozenset(stem(word) for word in ("accept", "take", "have", "carry", "stock", "sell", "service", "see",
                                                  "treat", "use", "support", "do", "any"))  # fmt: skip
+# A word found only in the sentence's title counts this much: "A routine cleaning costs $95" answers "how much is a
+# cleaning?" better than a sentence about cleanings under the title "Prices", even from a lower-ranked passage.
+HEADING_MATCH = 0.8
 # A list said as one sentence ("Mon-Fri 8am-6pm; Saturday 9am-1pm") keeps to this many of its lines.
 MAX_LIST_ITEMS = 8
 _SHORT_LINE_WORDS = 6
@@ -202,9 +205,11 @@ def _ranked(knowledge: Knowledge, alternatives: dict[str, frozenset[str]]) -> li
         for term, alike in alternatives.items():
             if alike & sentence.terms:
                 weight = weights[term] if term in sentence.terms else weights[term] * RELATED_MATCH
-                covered += weight
                 if alike & sentence.own:
                     own += weight
+                else:
+                    weight *= HEADING_MATCH
+                covered += weight
         discount = 1.0 + 0.05 * sentence.rank  # passages come ranked best-first
         scored.append(_Scored(covered / total / discount, own / total, sentence))
     # Ties go to the sentence that says the words itself rather than under its title, then to reading order.
