@@ -214,6 +214,24 @@ def test_a_fact_said_but_heard_wrong_is_misheard_and_one_answered_a_turn_late_is
     assert ("behind", 0) in [(failure.check, failure.turn) for failure in late.failures] and late.behind == 1
 
 
+def record_checks(scenario_: Scenario, turns: list[tuple[str, str, bool]]) -> list[str]:
+    latency = {"total_ms": 500}
+    record = {
+        "status": "completed",
+        "turns": [{"role": role, "text": text, "interrupted": cut, "latency": latency} for role, text, cut in turns],
+    }
+    log = CallLog("x", "piper", turns=[CallerTurn(0, "", 1.0, 2.0)], record=record)
+    return [failure.detail for failure in judge(scenario_, log, []).failures if failure.check == "record"]
+
+
+def test_the_record_takes_a_false_start_and_a_barge_in_but_not_two_answers_to_one_turn(tmp_path: Path) -> None:
+    one_question = scenario("turns:\n  - say: Do you see children?\n", tmp_path)
+    false_start = [("agent", "Hello", False), ("user", "Do you see", False), ("agent", "I'm sorry", True)]
+    assert record_checks(one_question, [*false_start, ("user", "children?", False), ("agent", "Yes.", False)]) == []
+    twice = [("agent", "Hello", False), ("user", "Do you see children?", False), ("agent", "Yes.", False)]
+    assert record_checks(one_question, [*twice, ("user", "Thanks.", False), ("agent", "Bye.", False)]) != []
+
+
 def test_mu_law_keeps_speech_within_its_quantisation() -> None:
     samples = (np.sin(np.linspace(0, 200, 8000)) * 20_000).astype(np.int16)
     decoded = mu_law_decode(mu_law_encode(samples)).astype(np.int32)
