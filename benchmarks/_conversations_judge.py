@@ -10,9 +10,9 @@ tells apart a fact the agent never said from one it said but the caller heard wr
 Facts are matched on normalised words: lower case, no punctuation, number words as digits ("ninety-five" -> 95,
 "five five five" -> 5 5 5), "$95" as "95 dollars", "8:00 a.m." as "8 am". A fact of digits only (a price, a phone
 number) must be a run of whole numbers in the transcript ("555-014-2200" and "five five five, zero one four, two two
-oh oh" both hold 5550142200; "1995" does not hold 95). Words may run together or apart
-("DeltaDental", "Met Life"), and words of 5 letters or more may be spelled another way if they sound the same
-(Soundex: "Ramen" for "Raman"): a caller hears sounds, not spellings.
+oh oh" both hold 5550142200; "1995" does not hold 95). Words may run together or apart ("DeltaDental", "Met Life"),
+a plural says its singular ("Sundays" says "sunday"), and words of 5 letters or more may be spelled another way if
+they sound the same (Soundex: "Ramen" for "Raman"): a caller hears sounds, not spellings.
 """
 
 import re
@@ -155,12 +155,17 @@ def _says_number(heard: list[str], digits: str) -> bool:
 
 
 def _says_words(words: list[str], wanted: list[str]) -> bool:
+    words, wanted = [_singular(word) for word in words], [_singular(word) for word in wanted]
     if any(words[i : i + len(wanted)] == wanted for i in range(len(words) - len(wanted) + 1)):
         return True
     if _run_together(words, "".join(wanted)):
         return True
     sounds, wanted_sounds = [_sound(word) for word in words], [_sound(word) for word in wanted]
     return any(sounds[i : i + len(wanted)] == wanted_sounds for i in range(len(words) - len(wanted) + 1))
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
 _SOUNDEX = {letter: str(code) for code, letters in enumerate(("bfpv", "cgjkqsxz", "dt", "l", "mn", "r"), 1)

@@ -142,6 +142,8 @@ def test_a_scenario_that_says_something_impossible_is_refused(tmp_path: Path) ->
         ("We accept DeltaDental and Met Life.", "delta dental", True),
         ("We accept DeltaDental and Met Life.", "metlife", True),
         ("We accept DeltaDental and Met Life.", "metal", False),
+        ("We are closed on Sundays.", "sunday", True),
+        ("We are closed on Sundays.", "monday", False),
     ],
 )
 def test_facts_are_matched_on_normalised_words(text: str, fact: str, found: bool) -> None:

@@ -99,6 +99,7 @@ async def test_a_greeting_with_a_question_answers_the_question() -> None:
         ("thanks a lot, goodbye", []),
         ("No, that's all, thanks.", []),
         ("Great. Have a nice day!", []),
+        ("Oh, sorry, wrong number.", []),
     ],
 )
 async def test_a_goodbye_gets_a_goodbye_line_then_ends_the_call(said: str, phrases: list[str]) -> None:
@@ -288,6 +289,12 @@ def test_answering_five_long_passages_takes_under_five_milliseconds() -> None:
     assert min(again) < 0.001, f"min {min(again) * 1000:.2f} ms, median {statistics.median(again) * 1000:.2f} ms"
 
 
+PRICES_AND_INSURANCE = (
+    "Prices\nA routine cleaning costs $95.\nTeeth whitening costs $350.\n\nInsurance\nWe accept Aetna, Delta "
+    "Dental and MetLife."
+)
+
+
 def test_a_sentence_saying_the_words_beats_one_under_a_title_that_says_them() -> None:
     # Retrieval ranked first a chunk that starts inside the price list; the sentence about cleanings there is under
     # the title "Prices" (it is found in the second chunk too), but only the second chunk's price says "costs".
@@ -301,3 +308,9 @@ def test_a_sentence_saying_the_words_beats_one_under_a_title_that_says_them() ->
         "tartar."
     )
     assert answer("How much is a cleaning?", [first, second])[0] == "A routine cleaning (scale and polish) costs $95."
+
+
+async def test_a_question_mark_ends_a_question_before_a_lower_case_word() -> None:
+    # How Whisper writes two questions in one breath.
+    said = await reply("How much is a cleaning? and you take Delta Dental.", [PRICES_AND_INSURANCE])
+    assert said == ["A routine cleaning costs $95.", "We accept Aetna, Delta Dental and MetLife."]

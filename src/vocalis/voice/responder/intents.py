@@ -26,6 +26,7 @@ PADDING = frozenset(
 BUILTIN_GOODBYES = (
     "bye", "goodbye", "good bye", "bye bye", "farewell", "see you", "see ya", "talk to you later", "have a nice day",
     "have a good day", "have a great day", "that's all", "that is all", "that's everything", "nothing else",
+    "wrong number",
 )  # fmt: skip
 
 _GREETING_PREFIX = re.compile(

@@ -154,7 +154,8 @@ def parts_of(question: str) -> list[str]:
     for pattern, replacement in _IDIOMS:
         text = pattern.sub(replacement, text)
     parts: list[str] = []
-    for sentence in split_sentences(text):
+    # A question mark ends a question even before a lower-case word (Whisper: "How much is a cleaning? and do...").
+    for sentence in (piece for chunk in re.split(r"(?<=\?)\s+", text) for piece in split_sentences(chunk)):
         comparison = _COMPARISON.match(sentence)
         if comparison and _COMPARING_WORDS.search(comparison["frame"]):
             frame = _COMPARING_WORDS.sub(" ", comparison["frame"])
