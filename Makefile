@@ -13,11 +13,16 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed
+# pgserver's pgvector was built for CPUs with AVX-512; rebuild it portable (tools/portable-pgvector.sh says why).
+$(VENV)/.pgvector-portable: $(VENV)/.installed tools/portable-pgvector.sh
+	tools/portable-pgvector.sh $(BIN)/python
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.pgvector-portable
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.pgvector-portable
 install-dev: $(VENV)/.installed-dev
 
 migrate: install
