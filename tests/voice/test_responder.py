@@ -1,6 +1,3 @@
-import statistics
-import time
-
 import pytest
 
 from vocalis.voice.responder import (
@@ -270,23 +267,17 @@ async def test_usage_stays_zero() -> None:
     assert responder.usage == TokenUsage(0, 0)
 
 
-def test_answering_five_long_passages_takes_under_five_milliseconds() -> None:
-    # Five passages of about 400 tokens (300 words) each, the largest a retrieval step hands over.
+def test_a_calls_later_turns_do_not_read_the_same_passages_again() -> None:
+    # Five passages of about 400 tokens (300 words) each, the largest a retrieval step hands over. How long answering
+    # takes is measured by `benchmarks.voice` (its "llm" stage), not here.
     base = " ".join([HOURS, PRICES, RETURNS, LOCATION, BOOKING]).replace("\n", " ")
     passages = [(f"Section {n}. " + base + " ") * 2 for n in range(5)]
     assert all(len(passage.split()) >= 280 for passage in passages)
-    timings, again = [], []
-    for _ in range(50):
-        read_passage.cache_clear()  # the passages read for the first time...
-        start = time.perf_counter()
-        answer("How much does a beard trim cost on a Saturday?", passages)
-        timings.append(time.perf_counter() - start)
-        start = time.perf_counter()  # ...and once more, as a call's later turns find them (already read)
-        answer("How much does a beard trim cost on a Saturday?", passages)
-        again.append(time.perf_counter() - start)
-    # The fastest run is what the code costs; slower ones measure whatever else this machine is doing.
-    assert min(timings) < 0.005, f"min {min(timings) * 1000:.1f} ms, median {statistics.median(timings) * 1000:.1f} ms"
-    assert min(again) < 0.001, f"min {min(again) * 1000:.2f} ms, median {statistics.median(again) * 1000:.2f} ms"
+    read_passage.cache_clear()
+    first = answer("How much does a beard trim cost on a Saturday?", passages)
+    assert read_passage.cache_info().misses == 5
+    assert answer("How much does a beard trim cost on a Saturday?", passages) == first
+    assert read_passage.cache_info().misses == 5 and read_passage.cache_info().hits >= 5
 
 
 PRICES_AND_INSURANCE = (
