@@ -16,7 +16,8 @@ each voice (`benchmarks._conversations_audio`):
 1. the caller's turns, synthesised beforehand (Piper, espeak-ng), are streamed over the web-call WebSocket in real
    time, 20 ms frames, through the line (background noise at `--snr`, the telephone band on `--band phone`); a turn
    starts once the agent has been quiet for `QUIET_SECONDS` (plus the turn's `gap`), or once the caller has heard
-   `while_agent_speaks` seconds of its reply;
+   `while_agent_speaks` seconds of its reply; after the last turn the caller hangs up once the agent has been
+   quiet for `HANG_UP_AFTER_QUIET_SECONDS`;
 2. the agent's audio is kept as it arrives, cut into replies, transcribed by Whisper base in this process after the
    call (the full 30 s window, beam search), and judged (`benchmarks._conversations_judge`): each caller turn's facts
    heard in the reply to that turn, nothing forbidden heard, no reply said over the caller or answering an earlier
@@ -90,6 +91,8 @@ from vocalis.voice.audio import wav
 from vocalis.voice.weights import WHISPER_BASE, load_whisper
 
 QUIET_SECONDS = 0.8  # the agent's silence after which the caller takes it that the reply is over
+# ...and before hanging up: a caller who heard the agent start ("I'm—") and stop as they went on waits for the answer.
+HANG_UP_AFTER_QUIET_SECONDS = 2.0
 REPLY_TIMEOUT = 20.0  # for a reply to start
 GREETING_TIMEOUT = 90.0  # the first call may wait for the server to load its models
 HANGUP_TIMEOUT = 30.0
@@ -244,7 +247,7 @@ async def converse(
                 log.turns.append(CallerTurn(index, turn.words, start, end, over_reply=over_reply))
                 mark, answer_within = end, REPLY_TIMEOUT
         if answer_within and not caller.closed.is_set():
-            await caller.reply_heard(after=mark, within=answer_within, quiet=QUIET_SECONDS)
+            await caller.reply_heard(after=mark, within=answer_within, quiet=HANG_UP_AFTER_QUIET_SECONDS)
         if any(turn.expect.ends_call for turn in scenario.turns):
             with suppress(AssertionError):  # no longer: the agent's silence timer would speak up meanwhile
                 await caller.wait_for("call.ended", within=ENDS_WITHIN)

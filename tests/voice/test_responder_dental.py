@@ -93,6 +93,14 @@ async def test_the_cancellation_answer_keeps_the_fee(question: str) -> None:
                 "We accept Aetna, Delta Dental, MetLife and Guardian dental plans.",
             ],
         ),
+        # Whisper writes a fast caller in Title Case at times.
+        (
+            "Quick Question, Do You Guys Take Aetna, And How Much Is A Cleaning?",
+            [
+                "We accept Aetna, Delta Dental, MetLife and Guardian dental plans.",
+                "Routine cleaning (scale and polish) $95.",
+            ],
+        ),
         (
             "What's the difference in price between teeth whitening and a regular cleaning?",
             ["Teeth whitening, full in-office treatment $350.", "Routine cleaning (scale and polish) $95."],

@@ -7,14 +7,17 @@ from vocalis.voice.turns import CONTINUATION_HEARD_SECONDS, TurnJoiner, is_backc
 
 
 @pytest.mark.parametrize(
-    "said", ["Uh-huh.", "okay", "Mm-hm", "Yeah.", "Right, right.", "Oh, okay.", "I see.", "MMA.", "Collar"]
-)
+    "said",
+    ["Uh-huh.", "okay", "Mm-hm", "Yeah.", "Right, right.", "Oh, okay.", "I see.", "MMA.", "Collar", "M.M.H.M.",
+     "M-M-H-M"],
+)  # fmt: skip
 def test_a_listeners_sounds_are_backchannels(said: str) -> None:
     assert is_backchannel(said)
 
 
 @pytest.mark.parametrize(
-    "said", ["Wait, what about Sunday?", "Okay, and do you take Cigna?", "No", "Stop", "Sorry?", "Hello?", ""]
+    "said",
+    ["Wait, what about Sunday?", "Okay, and do you take Cigna?", "No", "Stop", "Sorry?", "Hello?", "", "I. T. A."],
 )
 def test_words_that_ask_for_the_floor_are_not(said: str) -> None:
     assert not is_backchannel(said)

@@ -70,7 +70,9 @@ class SegmentTranscribedFrame(DataFrame):
 
 
 def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z]+(?:[-'][a-z]+)*", text.lower())
+    # Letters spelt one by one are one word: Whisper writes a quick "mm-hm" as "M.M.H.M." or "M-M-H-M".
+    text = re.sub(r"\b([a-z])[.-](?=[a-z]\b)", r"\1", text.lower())
+    return re.findall(r"[a-z]+(?:[-'][a-z]+)*", text)
 
 
 def is_backchannel(text: str) -> bool:

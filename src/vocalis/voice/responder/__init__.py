@@ -7,7 +7,7 @@
 - `thinker`: `ExtractiveResponder`, which puts them together for each turn.
 """
 
-from vocalis.voice.responder.matching import answer
+from vocalis.voice.responder.matching import answer, parts_of
 from vocalis.voice.responder.reading import speakable as _speakable
 from vocalis.voice.responder.thinker import (
     ANYTHING_ELSE,
@@ -31,4 +31,5 @@ __all__ = [
     "ExtractiveResponder",
     "_speakable",
     "answer",
+    "parts_of",
 ]

@@ -118,8 +118,9 @@ _AUXILIARY = (
     r"(?:do|does|did|is|are|was|can|could|will|would|should|may|have|has|what|what's|whats|when|where|how|who|which|"
     r"if|any|i|also)"
 )
+# Any case: Whisper sometimes writes a fast caller's words in Title Case ("Do You Guys Take Aetna, And How Much...").
 _JOINED_QUESTION = re.compile(
-    rf",?\s+\b(?:and|also|plus)\s+(?={_AUXILIARY}\b)|,\s+(?=(?:what|when|where|how|do|does)\b)"
+    rf",?\s+\b(?:and|also|plus)\s+(?={_AUXILIARY}\b)|,\s+(?=(?:what|when|where|how|do|does)\b)", re.IGNORECASE
 )
 _COMPARISON = re.compile(r"^(?P<frame>.*?)\bbetween\s+(?P<first>.+?)\s+and\s+(?P<second>.+)$", re.IGNORECASE)
 _COMPARING_WORDS = re.compile(r"\b(?:the\s+)?(?:difference|different|compare|comparison|versus|vs)\b", re.IGNORECASE)
