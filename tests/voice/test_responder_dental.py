@@ -118,6 +118,21 @@ async def test_a_heard_question_without_punctuation_is_answered() -> None:
     assert await reply("hi there are you open on saturday") == ["Saturday 9am to 1pm."]
 
 
+@pytest.mark.parametrize("said", ["How much is the Wicening?", "so um how much is the wightening"])
+async def test_a_misheard_word_of_the_business_is_taken_for_the_word_it_is_like(said: str) -> None:
+    assert await reply(said) == ["Teeth whitening, full in-office treatment $350."]
+
+
+async def test_a_price_asked_of_that_is_the_price_of_what_was_just_named() -> None:
+    said = "So, for the whitening. How much does that cost?"
+    assert await reply(said) == ["Teeth whitening, full in-office treatment $350."]
+
+
+@pytest.mark.parametrize("said", ["Do you sell cars?", "What's the weather like?", "Do you do Invisalign?"])
+async def test_a_word_like_none_of_the_business_still_gets_the_fallback(said: str) -> None:
+    assert await reply(said) == [FALLBACK]
+
+
 # --- near misses: the caller names something the knowledge does not list
 
 

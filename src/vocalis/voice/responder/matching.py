@@ -6,6 +6,7 @@ word no sentence has weighs the most, so a question about something the knowledg
 threshold instead of matching on its common words.
 """
 
+import difflib
 import math
 import re
 from dataclasses import dataclass
@@ -28,6 +29,10 @@ from vocalis.voice.responder.words import (
 MIN_SCORE = 0.35
 # A second sentence must score at least this share of the best one, so a strong answer is not diluted.
 RELATIVE_SCORE = 0.6
+# Speech recognition misspells the business's words ("Wicening" for "whitening"): a part of a question is answered
+# with its long unknown words respelled as the knowledge's word most like them, if that alike.
+RESPELL_LETTERS = 6
+RESPELL_LIKENESS = 0.8
 # Below this, a near miss ("I don't see Cigna...") is a better answer than the best sentence.
 NEAR_MISS_PREFERRED = 0.7
 # A word that matches only through a related word ("pay" for "payment") counts this much of its weight...
@@ -87,6 +92,9 @@ class Knowledge:
             sentence for key, sentence in found.items() if not sentence.partial or not _inside_another(key, found)
         ]
         self.vocabulary: frozenset[str] = frozenset().union(*(sentence.terms for sentence in self.sentences))
+        self.long_words = sorted(
+            {word for sentence in self.sentences for word in words_of(sentence.text) if len(word) >= RESPELL_LETTERS}
+        )
 
     def group_of(self, sentence: Sentence) -> list[Sentence]:
         return [other for other in self.sentences if sentence.group is not None and other.group == sentence.group]
@@ -125,6 +133,9 @@ _JOINED_QUESTION = re.compile(
 _COMPARISON = re.compile(r"^(?P<frame>.*?)\bbetween\s+(?P<first>.+?)\s+and\s+(?P<second>.+)$", re.IGNORECASE)
 _COMPARING_WORDS = re.compile(r"\b(?:the\s+)?(?:difference|different|compare|comparison|versus|vs)\b", re.IGNORECASE)
 _MAX_PARTS = 3
+# A question that only asks what something costs or how long it takes, of "that" or "it", is about the part before.
+_BACK_REFERENCE = re.compile(r"\b(?:that|it|this|those|them|these)\b", re.IGNORECASE)
+_ABOUT_IT = frozenset({PRICE, DURATION, *(stem(word) for word in ("cost", "take", "charge", "pay"))})
 
 
 def corrected(text: str) -> str:
@@ -163,7 +174,12 @@ def parts_of(question: str) -> list[str]:
             parts += [f"{frame} {comparison['first']}", f"{frame} {comparison['second']}"]
             continue
         parts += _JOINED_QUESTION.split(sentence)
-    asking = [part for part in parts if _question_terms(part)]
+    asking: list[str] = []
+    for part in (part for part in parts if _question_terms(part)):
+        if asking and _BACK_REFERENCE.search(part) and set(_question_terms(part)) <= _ABOUT_IT:
+            asking[-1] = f"{asking[-1]} {part}"  # "...the whitening. How much does that cost?" asks about it
+        else:
+            asking.append(part)
     return asking[:_MAX_PARTS] if asking else [text]
 
 
@@ -361,16 +377,46 @@ def answer_from(knowledge: Knowledge, question: str, max_sentences: int = 2, max
     """`answer` on passages already read (a turn looks in them for several things)."""
     parts = parts_of(question)
     if len(parts) == 1:
-        found = _answer_part(knowledge, parts[0], max_sentences, max_words)
+        found = _answer_heard(knowledge, parts[0], max_sentences, max_words)
         return found[0] if found else []
     said: list[str] = []
     used: set[int] = set()
     for part in parts:
-        found = _answer_part(knowledge, part, 1, max_words)
+        found = _answer_heard(knowledge, part, 1, max_words)
         if found and not found[1] <= used:
             said += [sentence for sentence in found[0] if sentence not in said]
             used |= found[1]
     return said
+
+
+def _answer_heard(
+    knowledge: Knowledge, part: str, max_sentences: int, max_words: int
+) -> tuple[list[str], set[int]] | None:
+    """`_answer_part` for the part respelled (`_respelled`) when that finds an answer, else for the part as heard (a
+    misheard name must not be taken for a near miss: "I don't see Wicening in what I have")."""
+    respelled = _respelled(knowledge, part)
+    found = _answer_part(knowledge, respelled, max_sentences, max_words) if respelled is not None else None
+    return found or _answer_part(knowledge, part, max_sentences, max_words)
+
+
+def _respelled(knowledge: Knowledge, part: str) -> str | None:
+    """The part with each long word the knowledge lacks replaced by the knowledge's word most like it; None when no
+    word was."""
+    changed = False
+
+    def respell(match: re.Match[str]) -> str:
+        nonlocal changed
+        word = match.group(0).lower()
+        if len(word) < RESPELL_LETTERS or stem(word) in knowledge.vocabulary:
+            return match.group(0)
+        alike = difflib.get_close_matches(word, knowledge.long_words, n=1, cutoff=RESPELL_LIKENESS)
+        if not alike:
+            return match.group(0)
+        changed = True
+        return alike[0]
+
+    respelled = re.sub(r"[A-Za-z]+", respell, part)
+    return respelled if changed else None
 
 
 # --- sentences for the receptionist's tasks
