@@ -2,7 +2,10 @@
 
 import uuid
 from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import select
@@ -276,3 +279,30 @@ async def test_the_sweep_runs_as_a_job(client: AsyncClient, app: FastAPI, sessio
     await app.state.jobs.app.configure_task("end_abandoned_calls").defer_async(timestamp=0)
     await drain()
     assert (await _reload(session, created["call_id"])).status == CallStatus.CANCELED
+
+
+# --- the knowledge a turn is answered from
+
+
+async def test_each_question_of_a_turn_is_searched_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    searched: list[str] = []
+
+    async def retrieve(*args: Any) -> list[SimpleNamespace]:
+        """A search that finds the insurers for a question naming one, else the prices."""
+        query = args[4]
+        searched.append(query)
+        asks_insurance = "Delta" in query and "much" not in query
+        return [SimpleNamespace(content="Insurers" if asks_insurance else "Prices")]
+
+    monkeypatch.setattr("vocalis.knowledge.service.retrieve", retrieve)
+    tenant, bases = uuid.uuid4(), [uuid.uuid4()]
+    said = "How much is a cleaning, and do you take Delta Dental?"
+
+    found = await service.passages(None, None, tenant, bases, said)  # type: ignore[arg-type]
+
+    assert searched == [said, "How much is a cleaning", "do you take Delta Dental?"]
+    assert found == ["Prices", "Insurers"]  # each once, the whole turn's first
+
+    searched.clear()
+    assert await service.passages(None, None, tenant, bases, "Do you take Delta Dental?") == ["Insurers"]  # type: ignore[arg-type]
+    assert searched == ["Do you take Delta Dental?"]

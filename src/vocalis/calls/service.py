@@ -1,5 +1,6 @@
 """Call rules: admission within the plan's limits, the web-call join token, text chats, finishing a call's record."""
 
+import asyncio
 import hashlib
 import secrets
 import uuid
@@ -31,6 +32,7 @@ from vocalis.models.call import Call, CallDirection, CallKind, CallStatus, CallT
 from vocalis.models.tenant import TenantStatus
 from vocalis.voice.audio import wav
 from vocalis.voice.engine import CallOutcome, TimeLimit
+from vocalis.voice.responder import parts_of
 from vocalis.voice.settings import VoiceSettings
 from vocalis.voice.stack import LLMEndpoint, ProviderUnavailable, thinker_for
 from vocalis.voice.thinking import Message, ThinkerError, TokenUsage, build_prompt, think
@@ -126,12 +128,17 @@ async def passages(
     knowledge_base_ids: Sequence[uuid.UUID],
     query: str,
 ) -> list[str]:
-    """The agent's knowledge that best answers what the caller just said (in short transactions of its own: none is
-    open while the query is embedded)."""
+    """The agent's knowledge that best answers what the caller just said, and each question in it: one search for "how
+    much is a cleaning, and do you take Delta Dental?" finds the prices and may miss the insurers. (In short
+    transactions of its own: none is open while a query is embedded.)"""
     if not knowledge_base_ids:
         return []
-    hits = await knowledge.retrieve(database, settings, tenant_id, knowledge_base_ids, query, PASSAGES_PER_TURN)
-    return [hit.content for hit in hits]
+    questions = parts_of(query)
+    queries = [query, *questions] if len(questions) > 1 else [query]
+    found = await asyncio.gather(
+        *(knowledge.retrieve(database, settings, tenant_id, knowledge_base_ids, q, PASSAGES_PER_TURN) for q in queries)
+    )
+    return list(dict.fromkeys(hit.content for hits in found for hit in hits))
 
 
 async def llm_endpoint(

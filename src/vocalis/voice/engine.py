@@ -50,7 +50,6 @@ from pipecat.workers.runner import WorkerRunner
 from vocalis.voice.audio import SAMPLE_RATE
 from vocalis.voice.events import CallEvent, farewell
 from vocalis.voice.recorder import CallRecorder, TurnRecord
-from vocalis.voice.responder import parts_of
 from vocalis.voice.settings import VoiceSettings
 from vocalis.voice.thinking import CallbackRequest, EndCall, Message, Thinker, ThinkerError, build_prompt
 from vocalis.voice.transports import CallTransport
@@ -173,7 +172,7 @@ class ReplyProcessor(FrameProcessor):
         messages = context_messages(context)
         if not messages or messages[-1].role != "user":
             return
-        passages = await self._passages(messages[-1].content)
+        passages = await self._retrieve(messages[-1].content)
         ended: EndCall | None = None
         await self.push_frame(LLMFullResponseStartFrame())
         try:
@@ -191,14 +190,6 @@ class ReplyProcessor(FrameProcessor):
         await self.push_frame(LLMFullResponseEndFrame())
         if ended is not None:
             await self._on_end(ended.reason, None)
-
-    async def _passages(self, said: str) -> list[str]:
-        """The knowledge for what the caller said, and for each question in it: one search for "how much is a
-        cleaning, and do you take Delta Dental?" finds the prices and may miss the insurers."""
-        parts = parts_of(said)
-        queries = [said, *parts] if len(parts) > 1 else [said]
-        found = await asyncio.gather(*(self._retrieve(query) for query in queries))
-        return list(dict.fromkeys(passage for passages in found for passage in passages))
 
 
 @dataclass
