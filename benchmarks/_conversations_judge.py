@@ -54,6 +54,7 @@ _REWRITES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = 
     (re.compile(r"[\u2018\u2019`]"), "'"),
     (re.compile(r"\$\s?(\d[\d,]*(?:\.\d+)?)"), r"\1 dollars "),
     (re.compile(r"(\d),(\d{3})\b"), r"\1\2"),
+    (re.compile(r"\b(\d+)[\s\-](hundred|thousand)\b"), lambda m: str(int(m[1]) * _SCALES[m[2]])),  # "24-thousand"
     (re.compile(r"\b(\d{1,2}):00\b"), r"\1"),
     (re.compile(r"\b(\d{1,2}):(\d{2})\b"), r"\1 \2"),
     (re.compile(r"\b(\d{1,2})\.(\d{2})(?=\s?[ap]\.?\s?m\b)"), r"\1 \2"),  # "7.30 a.m.", as a time is also written

@@ -137,6 +137,8 @@ def test_a_scenario_that_says_something_impossible_is_refused(tmp_path: Path) ->
         ("It costs $9.50.", "950", False),
         ("Two hundred and fifty dollars.", "250", True),
         ("A 24,000-mile warranty.", "24000 mile", True),
+        ("The 24-month, 24-thousand-mile warranty.", "24000 mile", True),
+        ("About 5 hundred dollars.", "500", True),
         ("We accept Delta Dental.", "delta dental", True),
         ("We accept Delta.", "delta dental", False),
         ("We accept DeltaDental and Met Life.", "delta dental", True),

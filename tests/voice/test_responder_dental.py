@@ -123,6 +123,10 @@ async def test_a_misheard_word_of_the_business_is_taken_for_the_word_it_is_like(
     assert await reply(said) == ["Teeth whitening, full in-office treatment $350."]
 
 
+async def test_a_misheard_insurer_is_the_insurer_not_a_near_miss() -> None:
+    assert await reply("Do you take Aetnna?") == ["We accept Aetna, Delta Dental, MetLife and Guardian dental plans."]
+
+
 async def test_a_price_asked_of_that_is_the_price_of_what_was_just_named() -> None:
     said = "So, for the whitening. How much does that cost?"
     assert await reply(said) == ["Teeth whitening, full in-office treatment $350."]

@@ -29,9 +29,10 @@ from vocalis.voice.responder.words import (
 MIN_SCORE = 0.35
 # A second sentence must score at least this share of the best one, so a strong answer is not diluted.
 RELATIVE_SCORE = 0.6
-# Speech recognition misspells the business's words ("Wicening" for "whitening"): a part of a question is answered
-# with its long unknown words respelled as the knowledge's word most like them, if that alike.
-RESPELL_LETTERS = 6
+# Speech recognition misspells the business's words ("Wicening" for "whitening", "loner" for "loaner"): a part of a
+# question is answered with its long unknown words respelled as the knowledge's word most like them (when at least
+# this alike).
+RESPELL_LETTERS = 5
 RESPELL_LIKENESS = 0.8
 # Below this, a near miss ("I don't see Cigna...") is a better answer than the best sentence.
 NEAR_MISS_PREFERRED = 0.7
