@@ -176,8 +176,11 @@ def parts_of(question: str) -> list[str]:
             continue
         parts += _JOINED_QUESTION.split(sentence)
     asking: list[str] = []
-    for part in (part for part in parts if _question_terms(part)):
-        if asking and _BACK_REFERENCE.search(part) and set(_question_terms(part)) <= _ABOUT_IT:
+    for part in parts:
+        terms = _question_terms(part)
+        if not terms:
+            continue
+        if asking and _BACK_REFERENCE.search(part) and set(terms) <= _ABOUT_IT:
             asking[-1] = f"{asking[-1]} {part}"  # "...the whitening. How much does that cost?" asks about it
         else:
             asking.append(part)
