@@ -16,6 +16,7 @@ from pipecat.frames.frames import (
     TranscriptionFrame,
     TTSAudioRawFrame,
     TTSTextFrame,
+    UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
 )
 from pipecat.observers.base_observer import FramePushed
@@ -23,6 +24,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.utils.text.base_text_aggregator import TextType
 
 from vocalis.voice.recorder import CallRecorder, TurnRecord
+from vocalis.voice.turns import BackchannelFrame
 
 RATE = 16_000
 FRAME_BYTES = 1280  # 40 ms of 16-bit audio at 16 kHz, the grain the TTS sends
@@ -75,6 +77,13 @@ class Call:
 
     async def caller_said(self, text: str) -> None:
         await self.push(TranscriptionFrame(text, "caller", "2026-12-03T00:00:00Z"), self.sink)
+
+    async def caller_took_the_floor(self) -> None:
+        """The turn-start strategy started the caller's turn (over the agent: a barge-in)."""
+        await self.push(UserStartedSpeakingFrame(), self.sink)
+
+    async def caller_did_not_take_the_floor(self, text: str) -> None:
+        await self.push(BackchannelFrame(text), self.sink)
 
     async def interrupted(self) -> None:
         await self.push(InterruptionFrame(), self.output)
@@ -152,9 +161,30 @@ async def test_words_said_over_a_reply_come_after_what_was_heard_of_it() -> None
     await call.started()
     await call.synthesise(FIRST, SIZES[0])
     await call.play(SIZES[0])  # heard; its text frame has not come back from the output yet
-    await call.caller_said("And on Saturday?")
+    await call.caller_said("And on Saturday?")  # the words that take the floor, so before the turn's start
+    await call.caller_took_the_floor()
     await call.interrupted()
     await call.stopped()
+    assert [(turn.role, turn.text) for turn in call.recorder.turns] == [
+        ("user", "What time do you open?"),
+        ("agent", FIRST),
+        ("user", "And on Saturday?"),
+    ]
+
+
+async def test_words_said_over_a_reply_that_did_not_take_the_floor_are_not_a_turn() -> None:
+    call = Call()
+    await call.caller_said("What time do you open?")
+    await call.started()
+    await call.synthesise(FIRST, SIZES[0])
+    await call.play(SIZES[0] // 2)
+    await call.caller_said("and the major men.")  # what Whisper made of a hum
+    await call.caller_did_not_take_the_floor("and the major men.")
+    await call.play(SIZES[0] // 2)
+    await call.said(FIRST)
+    await call.stopped()
+    await call.caller_took_the_floor()
+    await call.caller_said("And on Saturday?")
     assert [(turn.role, turn.text) for turn in call.recorder.turns] == [
         ("user", "What time do you open?"),
         ("agent", FIRST),
@@ -167,6 +197,7 @@ async def test_a_reply_cut_before_a_word_was_heard_leaves_the_callers_words_one_
     await call.caller_said("Hi there.")
     await call.started()
     await call.synthesise(FIRST, SIZES[0])
+    await call.caller_took_the_floor()  # the caller went on in the reply's first second: at once
     await call.caller_said("Are you open on Saturday?")
     await call.interrupted()
     await call.stopped()

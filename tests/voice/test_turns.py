@@ -1,26 +1,43 @@
 import pytest
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    Frame,
+    InputAudioRawFrame,
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
 from pipecat.processors.aggregators.llm_context import LLMContext
 
+from vocalis.voice import turns
 from vocalis.voice.engine import context_messages
 from vocalis.voice.thinking import Message
-from vocalis.voice.turns import CONTINUATION_HEARD_SECONDS, TurnJoiner, is_backchannel, is_opener
+from vocalis.voice.turns import (
+    CONTINUATION_HEARD_SECONDS,
+    BackchannelFrame,
+    CallerTurnStart,
+    TurnJoiner,
+    is_opener,
+    takes_the_floor,
+)
 
 
 @pytest.mark.parametrize(
     "said",
     ["Uh-huh.", "okay", "Mm-hm", "Yeah.", "Right, right.", "Oh, okay.", "I see.", "MMA.", "Collar", "M.M.H.M.",
-     "M-M-H-M"],
+     "M-M-H-M", "and the major men.", "I. T. A.", ""],
 )  # fmt: skip
-def test_a_listeners_sounds_are_backchannels(said: str) -> None:
-    assert is_backchannel(said)
+def test_a_listeners_sounds_do_not_take_the_floor(said: str) -> None:
+    assert not takes_the_floor(said)
 
 
 @pytest.mark.parametrize(
     "said",
-    ["Wait, what about Sunday?", "Okay, and do you take Cigna?", "No", "Stop", "Sorry?", "Hello?", "", "I. T. A."],
+    ["Wait, what about Sunday?", "Okay, and do you take Cigna?", "No", "Stop", "Sorry?", "Hello?", "How much?"],
 )
-def test_words_that_ask_for_the_floor_are_not(said: str) -> None:
-    assert not is_backchannel(said)
+def test_words_that_ask_for_the_floor_or_make_a_sentence_take_it(said: str) -> None:
+    assert takes_the_floor(said)
 
 
 @pytest.mark.parametrize("said", ["Hi there.", "Hello?", "Hey, um", "Good morning.", "Oh hi", "OK.", "Sorry, actually"])
@@ -31,6 +48,98 @@ def test_a_greeting_alone_opens_a_turn_that_may_go_on(said: str) -> None:
 @pytest.mark.parametrize("said", ["Hi, are you open on Saturday?", "Yes.", "Bye.", ""])
 def test_a_turn_that_says_something_is_not_just_an_opener(said: str) -> None:
     assert not is_opener(said)
+
+
+class Caller:
+    """Frames into a `CallerTurnStart` while the agent speaks, with the VAD's frame-by-frame verdict set by hand."""
+
+    def __init__(self) -> None:
+        self.barged_in = False
+        self.start = CallerTurnStart(barge_in_seconds=0.6, voicing=lambda: self.voicing)
+        self.voicing = False
+
+        async def barged_in(*_: object) -> None:
+            self.barged_in = True
+
+        async def pushed(_: object, frame: Frame, *__: object) -> None:
+            self.pushed.append(frame)
+
+        self.pushed: list[Frame] = []
+        self.start.add_event_handler("on_user_turn_started", barged_in)
+        self.start.add_event_handler("on_push_frame", pushed)
+
+    async def frame(self, frame: object) -> None:
+        await self.start.process_frame(frame)  # type: ignore[arg-type]
+
+    async def speaks(self, voiced: float, quiet: float = 0.0) -> None:
+        """A stretch of speech: `voiced` seconds the VAD hears a voice in, then `quiet`."""
+        await self.frame(VADUserStartedSpeakingFrame(start_secs=0.2))
+        await self.audio(voiced, voicing=True)
+        await self.audio(quiet, voicing=False)
+
+    async def audio(self, seconds: float, *, voicing: bool) -> None:
+        self.voicing = voicing
+        for _ in range(round(seconds / 0.02)):
+            await self.frame(InputAudioRawFrame(audio=bytes(640), sample_rate=16000, num_channels=1))
+
+
+@pytest.fixture
+async def caller(monkeypatch: pytest.MonkeyPatch) -> Caller:
+    monkeypatch.setattr(turns, "CONTINUATION_HEARD_SECONDS", 0.0)  # the reply has been heard for a while
+    caller = Caller()
+    await caller.frame(BotStartedSpeakingFrame())
+    return caller
+
+
+async def test_speech_that_lasts_while_the_agent_speaks_is_a_barge_in(caller: Caller) -> None:
+    await caller.speaks(voiced=0.5)
+    assert not caller.barged_in
+    await caller.audio(0.1, voicing=True)
+    assert caller.barged_in
+
+
+async def test_a_short_sound_is_not_a_barge_in_however_late_the_vad_says_it_ended(caller: Caller) -> None:
+    # "Mm-hm.": 0.5 s of voice, and the VAD reports the end of speech only `end_of_speech_ms` after it.
+    await caller.speaks(voiced=0.5, quiet=1.0)
+    await caller.frame(VADUserStoppedSpeakingFrame(stop_secs=0.2))
+    await caller.speaks(voiced=0.5, quiet=0.5)  # another, timed on its own
+    assert not caller.barged_in
+
+
+async def test_voice_after_a_short_pause_adds_up(caller: Caller) -> None:
+    # "Wait, ⟨pause⟩ what are your hours", with "Wait," too short for the VAD to start on its own.
+    await caller.audio(0.3, voicing=True)
+    await caller.audio(0.3, voicing=False)
+    await caller.speaks(voiced=0.3)
+    assert caller.barged_in
+
+
+async def test_words_that_do_not_take_the_floor_are_dropped(caller: Caller) -> None:
+    await caller.speaks(voiced=0.3, quiet=0.3)
+    await caller.frame(TranscriptionFrame("and the major men.", "caller", "2026-12-03T00:00:00Z"))
+    assert not caller.barged_in
+    assert [type(frame) for frame in caller.pushed] == [BackchannelFrame]
+
+
+async def test_words_that_take_the_floor_barge_in_however_short(caller: Caller) -> None:
+    await caller.speaks(voiced=0.2, quiet=0.3)
+    await caller.frame(TranscriptionFrame("Wait.", "caller", "2026-12-03T00:00:00Z"))
+    assert caller.barged_in and not caller.pushed
+
+
+async def test_a_caller_still_speaking_when_the_reply_ends_has_the_floor(caller: Caller) -> None:
+    await caller.speaks(voiced=0.3)
+    await caller.frame(BotStoppedSpeakingFrame())
+    assert caller.barged_in
+
+
+async def test_words_said_over_a_reply_are_judged_even_once_it_has_ended(caller: Caller) -> None:
+    await caller.speaks(voiced=0.3, quiet=0.3)
+    await caller.frame(VADUserStoppedSpeakingFrame(stop_secs=0.2))
+    await caller.frame(BotStoppedSpeakingFrame())
+    assert not caller.barged_in
+    await caller.frame(TranscriptionFrame("Which one?", "caller", "2026-12-03T00:00:00Z"))
+    assert caller.barged_in
 
 
 def conversation(*messages: tuple[str, str]) -> LLMContext:

@@ -2,12 +2,14 @@ import importlib.metadata
 import inspect
 
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+from pipecat.audio.vad.silero import SileroVADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADState
 from pipecat.services.stt_service import SegmentedSTTService
 from pipecat.services.tts_service import TextAggregationMode
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.utils.text.simple_text_aggregator import _LookaheadState
 
-from vocalis.voice.workarounds import PIPECAT_VERSION, FirstClauseAggregator
+from vocalis.voice.workarounds import PIPECAT_VERSION, FirstClauseAggregator, caller_voicing
 
 
 async def chunks(*replies: list[str]) -> list[list[str]]:
@@ -75,3 +77,13 @@ def test_the_private_names_the_workarounds_use_exist() -> None:
     assert inspect.iscoroutinefunction(TurnAnalyzerUserTurnStopStrategy._handle_transcription)
     stop = TurnAnalyzerUserTurnStopStrategy(turn_analyzer=LocalSmartTurnAnalyzerV3())
     assert (stop._text, stop._turn_complete, stop._transcript_finalized) == ("", False, False)
+    vad = SileroVADAnalyzer()
+    vad.set_sample_rate(16000)  # as the call's VAD controller does when the pipeline starts
+    voicing = caller_voicing(vad)
+    assert vad._vad_state is VADState.QUIET and not voicing()
+    vad._vad_state = VADState.STOPPING
+    assert not voicing()
+    vad._vad_state = VADState.SPEAKING
+    assert voicing()
+    vad._vad_state = VADState.STARTING
+    assert voicing()

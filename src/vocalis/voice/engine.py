@@ -55,7 +55,7 @@ from vocalis.voice.thinking import CallbackRequest, EndCall, Message, Thinker, T
 from vocalis.voice.transports import CallTransport
 from vocalis.voice.turns import CallerTurnStart, TurnJoiner
 from vocalis.voice.usage import ProviderUsage, SpeechUsage
-from vocalis.voice.workarounds import FirstClauseAggregator, SegmentAwareTurnStop
+from vocalis.voice.workarounds import FirstClauseAggregator, SegmentAwareTurnStop, caller_voicing
 
 Retrieve = Callable[[str], Awaitable[list[str]]]
 
@@ -206,20 +206,22 @@ def turn_detection(settings: VoiceSettings, segmented: bool) -> TurnDetection:
     STT transcribes each stretch of speech and marks it done (the turn's end then waits for every stretch)."""
     turn_taking = settings.turn_taking
     start: BaseUserTurnStartStrategy
+    vad = SileroVADAnalyzer(
+        sample_rate=SAMPLE_RATE,
+        params=VADParams(start_secs=VAD_START_SECONDS, stop_secs=turn_taking.end_of_speech_ms / 1000),
+    )
     if turn_taking.interruption_min_words > 0:
         start = MinWordsUserTurnStartStrategy(
             min_words=turn_taking.interruption_min_words, enable_interruptions=turn_taking.interruptions
         )
     else:
         start = CallerTurnStart(
-            barge_in_seconds=turn_taking.interruption_min_seconds, enable_interruptions=turn_taking.interruptions
+            barge_in_seconds=turn_taking.interruption_min_seconds,
+            voicing=caller_voicing(vad),
+            enable_interruptions=turn_taking.interruptions,
         )
     analyzer = LocalSmartTurnAnalyzerV3(
         params=SmartTurnParams(stop_secs=max(turn_taking.end_of_turn_silence_ms / 1000, 0.3))
-    )
-    vad = SileroVADAnalyzer(
-        sample_rate=SAMPLE_RATE,
-        params=VADParams(start_secs=VAD_START_SECONDS, stop_secs=turn_taking.end_of_speech_ms / 1000),
     )
     stop_strategy = SegmentAwareTurnStop if segmented else TurnAnalyzerUserTurnStopStrategy
     return TurnDetection(vad, UserTurnStrategies(start=[start], stop=[stop_strategy(turn_analyzer=analyzer)]))

@@ -32,7 +32,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from vocalis.voice.audio import SAMPLE_RATE
 from vocalis.voice.events import AgentSpeaking, AgentStopped, CallEvent, Transcript
-from vocalis.voice.turns import is_backchannel
+from vocalis.voice.turns import BackchannelFrame
 
 Send = Callable[[CallEvent], Awaitable[None]]
 
@@ -81,6 +81,10 @@ class CallRecorder(BaseObserver):
         self._pending: _PendingReply | None = None
         self._agent_turn: TurnRecord | None = None
         self._user_started_ms: int | None = None
+        self._agent_started_ms: int | None = None
+        # Words the caller said over the agent, until the turn-start strategy decides whether they take the floor
+        # (the caller's turn starts) or not (a `BackchannelFrame`: not a turn of the conversation).
+        self._undecided: list[str] = []
         # The sentences synthesised for the agent's current turn (text, audio bytes), and the bytes played so far.
         self._sentences: list[tuple[str, int]] = []
         self._sentence_key: str | None = None
@@ -120,6 +124,12 @@ class CallRecorder(BaseObserver):
         now = time.time()
         if isinstance(frame, UserStartedSpeakingFrame):
             self._user_started_ms = self.now_ms()
+            took_the_floor, self._undecided = self._undecided, []
+            for text in took_the_floor:
+                await self._user_said(text, now)
+        elif isinstance(frame, BackchannelFrame):
+            if frame.text.strip() in self._undecided:
+                self._undecided.remove(frame.text.strip())
         elif isinstance(frame, UserStoppedSpeakingFrame):
             self._reply_played_bytes, self._reply_heard_words = 0, ""
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
@@ -155,7 +165,10 @@ class CallRecorder(BaseObserver):
 
     async def _user_said(self, text: str, now: float) -> None:
         text = text.strip()
-        if not text or self._backchannel(text):
+        if not text:
+            return
+        if self._over_the_agent():
+            self._undecided.append(text)
             return
         if self._pending is not None and self._pending.transcribed is None:
             self._pending.transcribed = now
@@ -170,17 +183,16 @@ class CallRecorder(BaseObserver):
         self.turns[-1].ended_ms = self.now_ms()
         await self._send(Transcript(role="user", text=text, final=True))
 
-    def _backchannel(self, text: str) -> bool:
-        """An "uh-huh" said while the agent speaks, which did not take the floor: not a turn of the conversation."""
-        agent = self._agent_turn
-        if agent is None or not is_backchannel(text):
-            return False
-        return self._user_started_ms is None or self._user_started_ms < agent.started_ms
+    def _over_the_agent(self) -> bool:
+        """Whether the caller's words came over the agent's latest turn (or after it) without their turn starting."""
+        agent = self._agent_started_ms
+        return agent is not None and (self._user_started_ms is None or self._user_started_ms < agent)
 
     async def _agent_started(self, now: float) -> None:
         self.quiet.clear()
         self.spoke.set()
         self._agent_turn = TurnRecord(role="agent", text="", started_ms=self.now_ms())
+        self._agent_started_ms = self._agent_turn.started_ms
         pending, self._pending = self._pending, None
         if pending is not None and pending.transcribed is not None:
             latency = {

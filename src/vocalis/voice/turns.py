@@ -2,8 +2,8 @@
 
 - A turn ends only once every stretch of the caller's speech has been transcribed (`SegmentTranscribedFrame`, see
   `workarounds.SegmentAwareTurnStop`): a pause inside a sentence never closes a turn on its first half.
-- While the agent speaks, a short "uh-huh" or "okay" is a backchannel, not a barge-in: the agent stops only for
-  speech that lasts (`interruption_min_seconds`) or for words that are more than a backchannel (`CallerTurnStart`).
+- While the agent speaks, a short "uh-huh" or "okay" is a backchannel, not a barge-in: the agent stops only when the
+  caller voices for `interruption_min_seconds` or says words that ask for the floor (`CallerTurnStart`).
 - A turn that is only a greeting ("Hi there.", or a call's first one or two words) is answered no sooner than
   `OPENER_PAUSE_SECONDS` after the caller went quiet: callers pause after "hi" before their question
   (`workarounds.SegmentAwareTurnStop`).
@@ -11,9 +11,9 @@
   the reply is dropped and the fragments are answered as one turn (`TurnJoiner`).
 """
 
-import asyncio
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pipecat.frames.frames import (
@@ -21,6 +21,7 @@ from pipecat.frames.frames import (
     BotStoppedSpeakingFrame,
     DataFrame,
     Frame,
+    InputAudioRawFrame,
     TranscriptionFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
@@ -29,21 +30,16 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.turns.types import ProcessFrameResult
 from pipecat.turns.user_start.base_user_turn_start_strategy import BaseUserTurnStartStrategy
 
-# Caller sounds that say "go on" rather than ask for the floor.
-BACKCHANNELS = frozenset(
-    {
-        "uh-huh", "uh huh", "uhhuh", "mm-hm", "mm-hmm", "mhm", "mm", "hmm", "mm hmm", "okay", "ok", "yeah", "yes",
-        "yep", "right", "sure", "i see", "got it", "alright", "all right", "cool", "great", "oh", "ah", "uh", "um",
-        "okay okay", "yeah yeah", "right right", "oh okay", "i see okay", "mm okay", "uh-huh okay",
-    }
-)  # fmt: skip
-# One word that does ask for the floor while the agent speaks.
+# Words that ask for the floor while the agent speaks; a backchannel ("uh-huh", "okay", "right", "I see") has none.
 FLOOR_TAKERS = frozenset(
     {
-        "stop", "wait", "no", "nope", "sorry", "hello", "hold", "excuse", "pardon", "what", "hey", "help", "operator",
-        "human", "agent", "representative", "bye", "goodbye", "thanks", "actually", "but",
+        "stop", "wait", "no", "nope", "sorry", "hi", "hello", "hey", "hold", "excuse", "pardon", "help", "operator",
+        "human", "agent", "representative", "bye", "goodbye", "thanks", "actually", "but", "what", "how", "why",
+        "which", "who", "where", "when",
     }
 )  # fmt: skip
+# As many words as this take the floor whatever they are: a backchannel is shorter.
+FLOOR_WORDS = 5
 # Words a caller opens with before saying what they want ("Okay, ⟨pause⟩ that's all I needed"); a turn of only these
 # may not be over.
 OPENERS = frozenset(
@@ -54,6 +50,8 @@ OPENERS = frozenset(
 )  # fmt: skip
 # Seconds of quiet after a greeting-only turn before it is answered (a reply usually starts ~0.5 s after speech).
 OPENER_PAUSE_SECONDS = 1.0
+# Quiet that ends a sound over the agent's reply: voice after it is timed afresh ("Wait, ⟨pause⟩ what…" is one).
+VOICE_RESET_SECONDS = 0.5
 # A caller who speaks again within this many seconds of their turn closing may be finishing it...
 CONTINUATION_SECONDS = 2.5
 # ...if they have heard no more than this much of the reply (past that, they are answering it).
@@ -69,17 +67,26 @@ class SegmentTranscribedFrame(DataFrame):
     interruptible: bool = field(default=False, init=False)
 
 
+@dataclass
+class BackchannelFrame(DataFrame):
+    """Words the caller said while the agent spoke that did not take the floor: dropped from the conversation, and so
+    from its transcript (pushed by `CallerTurnStart`, which decides)."""
+
+    text: str
+
+
 def _words(text: str) -> list[str]:
     # Letters spelt one by one are one word: Whisper writes a quick "mm-hm" as "M.M.H.M." or "M-M-H-M".
     text = re.sub(r"\b([a-z])[.-](?=[a-z]\b)", r"\1", text.lower())
     return re.findall(r"[a-z]+(?:[-'][a-z]+)*", text)
 
 
-def is_backchannel(text: str) -> bool:
-    """Whether the words are only a listener's "uh-huh", "okay", "right": known ones, or one word that is not a call
-    to stop (Whisper writes a quick "uh-huh" or "mm-hm" as "Collar", "MMA", "Oh")."""
+def takes_the_floor(text: str) -> bool:
+    """Whether words the caller said while the agent spoke ask it to stop: a word such as "wait", "sorry", "what", or
+    a sentence. The rest are a listener's "uh-huh", "okay", "right", or what Whisper makes of a hum ("MMA", "Collar",
+    "and the major men")."""
     words = _words(text)
-    return " ".join(words) in BACKCHANNELS or (len(words) == 1 and words[0] not in FLOOR_TAKERS)
+    return len(words) >= FLOOR_WORDS or any(word in FLOOR_TAKERS for word in words)
 
 
 def is_opener(text: str, *, first_turn: bool = False) -> bool:
@@ -95,60 +102,77 @@ class CallerTurnStart(BaseUserTurnStartStrategy):
 
     With the agent quiet, the turn starts as soon as the VAD hears speech, and so it does in the reply's first
     `CONTINUATION_HEARD_SECONDS`: that caller is going on with their turn, not answering a reply they have barely heard
-    (the reply is dropped, see `TurnJoiner`), and should not be talked over. Later in the reply, speech must last
-    `barge_in_seconds` (a backchannel is shorter), or its transcript must hold more than a backchannel; a backchannel's
-    transcript is dropped, so it does not join the caller's next turn.
+    (the reply is dropped, see `TurnJoiner`), and should not be talked over. Later in the reply, the caller must voice
+    for `barge_in_seconds` (a backchannel is shorter), or their words must ask for it (`takes_the_floor`); words that
+    do not are dropped (`BackchannelFrame`), so they join neither the caller's next turn nor the transcript.
+
+    Voice is counted frame by frame (`voicing`: the VAD hears a voice in its latest frame) until the caller has been
+    quiet for `VOICE_RESET_SECONDS`. Timed from the VAD's start to its stop, a 0.7 s "Mm-hm." would still be "speaking"
+    when the time is up (the VAD reports the end `end_of_speech_ms` after the voice stops), while "Wait, ⟨pause⟩ what
+    are your hours" would be timed from "what" ("Wait," alone is too short for the VAD to start).
     """
 
-    def __init__(self, *, barge_in_seconds: float, **kwargs: object) -> None:
+    def __init__(self, *, barge_in_seconds: float, voicing: Callable[[], bool], **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type,no-untyped-call]
         self._barge_in_seconds = barge_in_seconds
+        self._voicing = voicing
         self._agent_speaking = False
         self._agent_started_at = 0.0
-        self._timer: asyncio.Task[None] | None = None
+        self._caller_speaking = False  # between the VAD's start and stop
+        # The caller spoke over a reply they had heard and has not taken the floor: their voice is timed and their
+        # words judged, until those words are transcribed (the reply may have ended meanwhile).
+        self._over_agent = False
+        self._voiced = 0.0  # seconds of the caller's voice over the agent's reply...
+        self._quiet = 0.0  # ...and of quiet since
 
     async def handle_user_turn_started(self) -> None:
         await super().handle_user_turn_started()  # type: ignore[no-untyped-call]
-        self._cancel_timer()
-
-    async def cleanup(self) -> None:
-        self._cancel_timer()
-        await super().cleanup()  # type: ignore[no-untyped-call]
+        self._over_agent, self._voiced = False, 0.0
+        self._quiet = 0.0
 
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
-        if isinstance(frame, BotStartedSpeakingFrame):
+        if isinstance(frame, InputAudioRawFrame):
+            if self._agent_speaking and not self._reply_just_started():
+                await self._time_voice(len(frame.audio) / (2 * frame.sample_rate * frame.num_channels))
+        elif isinstance(frame, BotStartedSpeakingFrame):
             self._agent_speaking = True
             self._agent_started_at = time.monotonic()
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self._agent_speaking = False
-            self._cancel_timer()
+            if self._over_agent and self._caller_speaking:
+                await self.trigger_user_turn_started()  # the reply is over and they are still talking
         elif isinstance(frame, VADUserStartedSpeakingFrame):
-            just_started = time.monotonic() - self._agent_started_at <= CONTINUATION_HEARD_SECONDS
-            if not self._agent_speaking or just_started:
+            self._caller_speaking = True
+            if not self._agent_speaking or self._reply_just_started():
                 await self.trigger_user_turn_started()
                 return ProcessFrameResult.STOP
-            self._cancel_timer()
-            self._timer = asyncio.create_task(self._barge_in_after(self._barge_in_seconds - frame.start_secs))
+            self._over_agent = True
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
-            self._cancel_timer()
-        elif isinstance(frame, TranscriptionFrame) and self._agent_speaking:
-            if is_backchannel(frame.text):
+            self._caller_speaking = False
+        elif isinstance(frame, SegmentTranscribedFrame):
+            self._over_agent = self._over_agent and self._caller_speaking  # the words so far have been judged
+        elif isinstance(frame, TranscriptionFrame) and self._over_agent:
+            if not takes_the_floor(frame.text):
                 await self.trigger_reset_aggregation()  # type: ignore[no-untyped-call]
+                await self.push_frame(BackchannelFrame(frame.text))
                 return ProcessFrameResult.CONTINUE
-            self._cancel_timer()
             await self.trigger_user_turn_started()
             return ProcessFrameResult.STOP
         return ProcessFrameResult.CONTINUE
 
-    async def _barge_in_after(self, seconds: float) -> None:
-        await asyncio.sleep(max(seconds, 0.0))
-        self._timer = None
-        await self.trigger_user_turn_started()
+    def _reply_just_started(self) -> bool:
+        return time.monotonic() - self._agent_started_at <= CONTINUATION_HEARD_SECONDS
 
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+    async def _time_voice(self, seconds: float) -> None:
+        """Counts a frame of audio over the reply (the VAD has just read it: the aggregator runs the VAD first)."""
+        if self._voicing():
+            self._voiced, self._quiet = self._voiced + seconds, 0.0
+        else:
+            self._quiet += seconds
+            if self._quiet >= VOICE_RESET_SECONDS:
+                self._voiced = 0.0
+        if self._voiced >= self._barge_in_seconds:
+            await self.trigger_user_turn_started()
 
 
 class TurnJoiner:

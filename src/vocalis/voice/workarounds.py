@@ -6,8 +6,10 @@ upgrades checks each of these against the new version (and drops those the new v
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
+from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADState
 from pipecat.frames.frames import (
     Frame,
     TranscriptionFrame,
@@ -66,6 +68,12 @@ class FirstClauseAggregator(SimpleTextAggregator):
     async def handle_interruption(self) -> None:
         self._first_chunk = True
         await super().handle_interruption()  # type: ignore[no-untyped-call]
+
+
+def caller_voicing(vad: VADAnalyzer) -> Callable[[], bool]:
+    """Whether the VAD hears the caller's voice in its latest frame (starting or going on). Its speech events lag the
+    voice by `start_secs` and `stop_secs`; the frame-by-frame state they come from has no public accessor."""
+    return lambda: vad._vad_state in (VADState.STARTING, VADState.SPEAKING)
 
 
 def segment_audio(stt: SegmentedSTTService) -> bytes:
