@@ -112,6 +112,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--band", choices=("web", "phone"), default="web", help="phone: 8 kHz G.711 mu-law both ways")
     parser.add_argument("--snr", type=float, help="background noise, dB below the caller's speech (default: none)")
     parser.add_argument("--only", help="scenarios whose name matches (comma-separated; globs or parts of names)")
+    parser.add_argument(
+        "--stt-model", choices=("base", "tiny.en"), help="every agent's speech recognition (default: the agents' own)"
+    )
     parser.add_argument("--json", type=Path, help="write every verdict and the summary to this file")
     parser.add_argument(
         "--audio-dir", type=Path, help="keep each call's audio here (WAV: caller turns, replies), and the server's log"
@@ -183,8 +186,9 @@ async def upload_knowledge(api: Api, files: tuple[str, ...]) -> str:
         await asyncio.sleep(0.3)
 
 
-async def prepare(api: Api, database_url: str, scenarios: list[Scenario]) -> Tenant:
-    """Register the tenant (enterprise plan), upload each set of knowledge files once, make each scenario's agent."""
+async def prepare(api: Api, database_url: str, scenarios: list[Scenario], stt_model: str | None = None) -> Tenant:
+    """Register the tenant (enterprise plan), upload each set of knowledge files once, make each scenario's agent
+    (with `stt_model` for its speech recognition, when given)."""
     tenant_id = await sign_up(api)
     await move_to_enterprise(database_url, tenant_id)
     bases: dict[tuple[str, ...], str] = {}
@@ -192,10 +196,11 @@ async def prepare(api: Api, database_url: str, scenarios: list[Scenario]) -> Ten
     for scenario in scenarios:
         if scenario.knowledge not in bases:
             bases[scenario.knowledge] = await upload_knowledge(api, scenario.knowledge)
+        settings = scenario.agent
+        if stt_model is not None:
+            settings = {**settings, "stt": {**settings.get("stt", {}), "model": stt_model}}
         try:
-            tenant.agents[scenario.name] = await make_agent(
-                api, bases[scenario.knowledge], scenario.name, **scenario.agent
-            )
+            tenant.agents[scenario.name] = await make_agent(api, bases[scenario.knowledge], scenario.name, **settings)
         except RuntimeError as error:  # settings the API does not (yet) take: the scenario fails, the run goes on
             tenant.refused[scenario.name] = str(error)
     return tenant
@@ -318,6 +323,7 @@ async def run_scenarios(
     snr: float | None = None,
     audio_dir: Path | None = None,
     progress: Progress | None = None,
+    stt_model: str | None = None,
 ) -> list[Verdict]:
     """Run every scenario with every voice against the platform `api` talks to (its database at `database_url`, its
     data dir `data_dir`, where the Whisper weights are); the verdicts, in order."""
@@ -325,7 +331,7 @@ async def run_scenarios(
     spoken = await speak(scenarios, voices)
     await stop_session_piper_server()  # the caller's voice is made: its server would only take memory
     say(f"caller speech made: {len(spoken)} turns")
-    tenant = await prepare(api, database_url, scenarios)
+    tenant = await prepare(api, database_url, scenarios, stt_model)
     say(f"tenant ready: {len(tenant.agents)} agents")
     transcriber = Transcriber(data_dir, band)
     verdicts: list[Verdict] = []
@@ -391,8 +397,9 @@ def report(args: argparse.Namespace, machine: list[str], verdicts: list[Verdict]
     lines = [
         *machine,
         f"Load average after: {load_average()}",
-        f"Callers: {describe_voices(args.voices)}; {args.band} band; {noise}. One call at a time, each judged from "
-        "the agent's audio as the caller heard it (Whisper base, beam search).",
+        f"Callers: {describe_voices(args.voices)}; {args.band} band; {noise}. Agents' speech recognition: "
+        f"{args.stt_model or 'their default'}. One call at a time, each judged from the agent's audio as the caller "
+        "heard it (Whisper base, beam search).",
         "",
         f"{'scenario':<{width}}{'voice':<8}{'result':<8}{'p50 ms':>7}  failing check",
     ]
@@ -487,12 +494,19 @@ async def run(args: argparse.Namespace, out: IO[str]) -> list[Verdict]:
                 args.snr,
                 args.audio_dir,
                 progress=lambda line: print(line, file=sys.stderr, flush=True),
+                stt_model=args.stt_model,
             )
     print(report(args, machine, verdicts), file=out, flush=True)
     if args.json is not None:
         document = {
             "machine": machine,
-            "options": {"voices": args.voices, "band": args.band, "snr": args.snr, "only": args.only},
+            "options": {
+                "voices": args.voices,
+                "band": args.band,
+                "snr": args.snr,
+                "only": args.only,
+                "stt_model": args.stt_model,
+            },
             "summary": summary(verdicts),
             "verdicts": [verdict_json(verdict) for verdict in verdicts],
         }
