@@ -761,7 +761,7 @@ async def run(args: argparse.Namespace, out: IO[str]) -> None:
             await api.login()
             agent_id = await make_agent(api, base_id, "Shop (stand-ins)")
             # Warm-up (not reported): the first call loads the embedding model, the first turn warms everything.
-            warmup = await run_level(api, agent_id, 1, min(WARMUP_SECONDS, args.seconds), question_file, server, meters)
+            warmup = await run_level(api, agent_id, 1, WARMUP_SECONDS, question_file, server, meters)
             if warmup.errors or not warmup.latencies:
                 raise RuntimeError(f"The density warm-up call failed: {warmup.errors or 'no answer'}")
             for calls in args.levels:
