@@ -115,6 +115,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--stt-model", choices=("base", "tiny.en"), help="every agent's speech recognition (default: the agents' own)"
     )
+    parser.add_argument(
+        "--agent-voice", choices=("hibari", "piper"), help="every agent's voice provider (default: the agents' own)"
+    )
     parser.add_argument("--json", type=Path, help="write every verdict and the summary to this file")
     parser.add_argument(
         "--audio-dir", type=Path, help="keep each call's audio here (WAV: caller turns, replies), and the server's log"
@@ -186,9 +189,21 @@ async def upload_knowledge(api: Api, files: tuple[str, ...]) -> str:
         await asyncio.sleep(0.3)
 
 
-async def prepare(api: Api, database_url: str, scenarios: list[Scenario], stt_model: str | None = None) -> Tenant:
+def agent_overrides(stt_model: str | None, agent_voice: str | None) -> dict[str, dict[str, Any]]:
+    """The setting groups the command line sets for every agent, over each scenario's own."""
+    overrides: dict[str, dict[str, Any]] = {}
+    if stt_model is not None:
+        overrides["stt"] = {"model": stt_model}
+    if agent_voice is not None:
+        overrides["tts"] = {"provider": agent_voice}
+    return overrides
+
+
+async def prepare(
+    api: Api, database_url: str, scenarios: list[Scenario], overrides: dict[str, dict[str, Any]] | None = None
+) -> Tenant:
     """Register the tenant (enterprise plan), upload each set of knowledge files once, make each scenario's agent
-    (with `stt_model` for its speech recognition, when given)."""
+    (with `overrides` merged into its setting groups)."""
     tenant_id = await sign_up(api)
     await move_to_enterprise(database_url, tenant_id)
     bases: dict[tuple[str, ...], str] = {}
@@ -196,9 +211,9 @@ async def prepare(api: Api, database_url: str, scenarios: list[Scenario], stt_mo
     for scenario in scenarios:
         if scenario.knowledge not in bases:
             bases[scenario.knowledge] = await upload_knowledge(api, scenario.knowledge)
-        settings = scenario.agent
-        if stt_model is not None:
-            settings = {**settings, "stt": {**settings.get("stt", {}), "model": stt_model}}
+        settings = dict(scenario.agent)
+        for group, values in (overrides or {}).items():
+            settings[group] = {**settings.get(group, {}), **values}
         try:
             tenant.agents[scenario.name] = await make_agent(api, bases[scenario.knowledge], scenario.name, **settings)
         except RuntimeError as error:  # settings the API does not (yet) take: the scenario fails, the run goes on
@@ -323,7 +338,7 @@ async def run_scenarios(
     snr: float | None = None,
     audio_dir: Path | None = None,
     progress: Progress | None = None,
-    stt_model: str | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
 ) -> list[Verdict]:
     """Run every scenario with every voice against the platform `api` talks to (its database at `database_url`, its
     data dir `data_dir`, where the Whisper weights are); the verdicts, in order."""
@@ -331,7 +346,7 @@ async def run_scenarios(
     spoken = await speak(scenarios, voices)
     await stop_session_piper_server()  # the caller's voice is made: its server would only take memory
     say(f"caller speech made: {len(spoken)} turns")
-    tenant = await prepare(api, database_url, scenarios, stt_model)
+    tenant = await prepare(api, database_url, scenarios, overrides)
     say(f"tenant ready: {len(tenant.agents)} agents")
     transcriber = Transcriber(data_dir, band)
     verdicts: list[Verdict] = []
@@ -398,8 +413,8 @@ def report(args: argparse.Namespace, machine: list[str], verdicts: list[Verdict]
         *machine,
         f"Load average after: {load_average()}",
         f"Callers: {describe_voices(args.voices)}; {args.band} band; {noise}. Agents' speech recognition: "
-        f"{args.stt_model or 'their default'}. One call at a time, each judged from the agent's audio as the caller "
-        "heard it (Whisper base, beam search).",
+        f"{args.stt_model or 'their default'}; agents' voice: {args.agent_voice or 'their default'}. One call at a "
+        "time, each judged from the agent's audio as the caller heard it (Whisper base, beam search).",
         "",
         f"{'scenario':<{width}}{'voice':<8}{'result':<8}{'p50 ms':>7}  failing check",
     ]
@@ -494,7 +509,7 @@ async def run(args: argparse.Namespace, out: IO[str]) -> list[Verdict]:
                 args.snr,
                 args.audio_dir,
                 progress=lambda line: print(line, file=sys.stderr, flush=True),
-                stt_model=args.stt_model,
+                overrides=agent_overrides(args.stt_model, args.agent_voice),
             )
     print(report(args, machine, verdicts), file=out, flush=True)
     if args.json is not None:
@@ -506,6 +521,7 @@ async def run(args: argparse.Namespace, out: IO[str]) -> list[Verdict]:
                 "snr": args.snr,
                 "only": args.only,
                 "stt_model": args.stt_model,
+                "agent_voice": args.agent_voice,
             },
             "summary": summary(verdicts),
             "verdicts": [verdict_json(verdict) for verdict in verdicts],

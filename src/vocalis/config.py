@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     outbound_timeout_seconds: float = Field(default=120.0, gt=0)
     # Requests one tenant may have running at once per process (above the largest plan's 50 concurrent calls).
     outbound_requests_per_tenant: int = Field(default=64, gt=0)
-    # Load the offline speech models (Whisper, Piper) at start-up rather than at the first call.
+    # Load the default offline speech models (Whisper base, the hibari voice) at start-up rather than at the first call.
     preload_voice_models: bool = True
     # The job worker runs inside `vocalis serve` unless turned off (`serve --no-worker`; `vocalis worker` runs one).
     run_worker: bool = True

@@ -51,11 +51,18 @@ async def test_an_agent_gets_working_offline_defaults(client: AsyncClient) -> No
     assert agent["knowledge_base_ids"] == []
     assert agent["stt"] == {"provider": "whisper", "model": "base", "keywords": []}
     assert agent["llm"] == {"provider": "extractive", "model": "extractive", "temperature": 0.7, "max_tokens": 250}
-    assert agent["tts"] == {"provider": "piper", "voice": "en_US-joe-medium", "speed": 1.0}
+    assert agent["tts"] == {"provider": "hibari", "voice": "heart", "speed": 1.0}
     assert agent["turn_taking"]["interruptions"] is True
     assert agent["limits"]["max_duration_seconds"] == 600
     assert agent["end_call_phrases"] == ["goodbye", "bye", "that's all"]
     assert agent["recording_enabled"] is False
+
+
+async def test_a_voice_provider_chosen_alone_brings_its_own_voice(client: AsyncClient) -> None:
+    owner = await register(client)
+    response = await client.post(API, json={"name": "x", "tts": {"provider": "piper"}}, headers=owner.headers)
+    assert response.status_code == 201, response.text
+    assert response.json()["tts"] == {"provider": "piper", "voice": "en_US-joe-medium", "speed": 1.0}
 
 
 async def test_agent_crud(client: AsyncClient) -> None:
@@ -229,7 +236,8 @@ async def test_the_openai_llm_needs_a_model_name(client: AsyncClient) -> None:
     ("field", "body", "choice"),
     [
         ("stt", {"stt": {"provider": "whisper", "model": "tiny.en"}}, ("stt", "whisper", "tiny.en")),
-        ("tts", {}, ("tts", "piper", "en_US-joe-medium")),
+        ("tts", {}, ("tts", "hibari", "heart")),
+        ("tts", {"tts": {"provider": "piper"}}, ("tts", "piper", "en_US-joe-medium")),
     ],
 )
 async def test_speech_models_must_be_installed(
@@ -269,6 +277,7 @@ async def test_speech_models_must_be_installed(
         ({"name": "x", "stt": {"model": "large"}}, "model"),
         ({"name": "x", "llm": {"provider": "extractive", "temperature": 3}}, "temperature"),
         ({"name": "x", "tts": {"voice": "someone"}}, "voice"),
+        ({"name": "x", "tts": {"provider": "piper", "voice": "heart"}}, "tts"),
         ({"name": "x", "turn_taking": {"end_of_turn_silence_ms": 10}}, "end_of_turn_silence_ms"),
         ({"name": "x", "turn_taking": {"end_of_speech_ms": 5000}}, "end_of_speech_ms"),
         ({"name": "x", "stt": {"keywords": [""]}}, "keywords"),

@@ -10,7 +10,7 @@ import pytest
 
 from vocalis.config import Settings
 from vocalis.voice import weights
-from vocalis.voice.weights import SpeechModelError, piper_voice, whisper_model_dir
+from vocalis.voice.weights import SpeechModelError, load_hibari, piper_voice, whisper_model_dir
 
 
 def _sha256(data: bytes) -> str:
@@ -88,3 +88,12 @@ def test_the_installed_packages_match_their_pins(model_settings: Settings) -> No
     voice, config = piper_voice()
     assert voice.name == "en_US-joe-medium.onnx"
     assert config.name == "en_US-joe-medium.onnx.json"
+    assert load_hibari().sample_rate == 24_000
+
+
+def test_a_voice_that_does_not_match_its_pin_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(weights, "_hibari", None)
+    monkeypatch.setattr(weights, "HIBARI_MODEL_SHA256", "0" * 64)
+
+    with pytest.raises(SpeechModelError, match=r"hibari\.onnx does not match its pinned hash; reinstall hibari-tts"):
+        load_hibari()

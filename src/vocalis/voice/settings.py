@@ -49,10 +49,31 @@ class LanguageModel(_Group):
         return self
 
 
+TTSVoice = Literal["heart", "en_US-joe-medium"]
+# Each offline voice provider's voices (the first is its default); only voices installed with the platform.
+TTS_VOICES: dict[str, tuple[TTSVoice, ...]] = {"hibari": ("heart",), "piper": ("en_US-joe-medium",)}
+
+
 class TextToSpeech(_Group):
-    provider: Literal["piper"] = Field(default="piper", description="`piper`: offline Piper voice, out of process")
-    voice: Literal["en_US-joe-medium"] = "en_US-joe-medium"
+    provider: Literal["hibari", "piper"] = Field(
+        default="hibari",
+        description="`hibari`: offline, in process, the fastest to first audio (American female voice); "
+        "`piper`: offline Piper voice, out of process (American male voice)",
+    )
+    voice: TTSVoice = Field(
+        default="heart", description="`heart` (hibari) or `en_US-joe-medium` (piper); the provider's own if omitted"
+    )
     speed: float = Field(default=1.0, ge=0.5, le=2.0)
+
+    # Here rather than on the agent, so an update that replaces the `tts` group is checked the same way.
+    @model_validator(mode="after")
+    def _voice_fits_provider(self) -> "TextToSpeech":
+        voices = TTS_VOICES[self.provider]
+        if "voice" not in self.model_fields_set:
+            self.voice = voices[0]
+        elif self.voice not in voices:
+            raise ValueError(f"the {self.provider} provider has the voice {', '.join(voices)}, not {self.voice}")
+        return self
 
 
 class TurnTaking(_Group):

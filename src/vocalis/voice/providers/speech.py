@@ -1,8 +1,8 @@
-"""The offline speech services as Pipecat processors: Whisper (faster-whisper) STT and Piper TTS.
+"""The offline speech services as Pipecat processors: Whisper (faster-whisper) STT, hibari and Piper TTS.
 
-Both share process-wide resources rather than owning them per call: one Whisper model per size (see
-`vocalis.voice.weights.load_whisper`) and one Piper server (see `vocalis.voice.providers.piper`). Both count
-what they consume into the call's `SpeechUsage`.
+They share process-wide resources rather than owning them per call: one Whisper model per size and one hibari voice
+(see `vocalis.voice.weights`), one Piper server (see `vocalis.voice.providers.piper`). Each counts what it consumes
+into the call's `SpeechUsage`.
 """
 
 import asyncio
@@ -36,7 +36,15 @@ from vocalis.voice.recorder import spoken_sentence
 from vocalis.voice.spoken import for_speech
 from vocalis.voice.turns import SegmentTranscribedFrame
 from vocalis.voice.usage import SpeechUsage
-from vocalis.voice.weights import PIPER_VOICE, WHISPER_MODELS, WHISPER_TINY_EN, SpeechModelError, load_whisper
+from vocalis.voice.weights import (
+    HIBARI_VOICE,
+    PIPER_VOICE,
+    WHISPER_MODELS,
+    WHISPER_TINY_EN,
+    SpeechModelError,
+    load_hibari,
+    load_whisper,
+)
 from vocalis.voice.workarounds import cancel_segment_task, segment_audio
 
 if TYPE_CHECKING:
@@ -66,6 +74,9 @@ TRAILING_SILENCE_SECONDS = 0.5
 # One transcription at a time for the whole process: each already uses both cores, so running two side by side
 # only makes both slower.
 _whisper_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
+# One sentence at a time for the whole process, beside the transcriptions: hibari's model runs on one core, and its
+# text front end keeps state.
+_hibari_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hibari")
 
 
 def _base_language(language: str) -> str:
@@ -268,43 +279,45 @@ def _pipecat_language(language: str) -> Language | None:
         return None
 
 
-class PiperTTS(TTSService):
-    """Piper speech through the shared `PiperServer`, resampled to the pipeline's output rate.
+class SynthesisError(Exception):
+    """A voice could not say a sentence; the message says why."""
 
-    `speed` 1.0 is the voice's natural pace (0.5-2.0). The characters it speaks are counted into `usage`.
+
+class OfflineTTS(TTSService):
+    """An offline voice speaking each sentence into the pipeline, resampled to its output rate, in ~40 ms frames.
+
+    `speed` 1.0 is the voice's natural pace (0.5-2.0). The text is turned into its spoken form first (`language`'s
+    rules: "$95" -> "ninety-five dollars"); the characters spoken are counted into `usage`. Subclasses synthesise.
     """
 
     def __init__(
-        self,
-        server: PiperServer,
-        speed: float = 1.0,
-        usage: SpeechUsage | None = None,
-        language: str = "en",
-        **kwargs: Any,
+        self, voice: str, speed: float = 1.0, usage: SpeechUsage | None = None, language: str = "en", **kwargs: Any
     ) -> None:
         super().__init__(
             push_start_frame=True,
             push_stop_frames=True,
-            settings=TTSSettings(model=None, voice=PIPER_VOICE, language=None),
+            settings=TTSSettings(model=None, voice=voice, language=None),
             **kwargs,
         )
-        self._server = server
         self.speed = speed
         self.usage = usage or SpeechUsage()
-        self.language = language  # whose rules turn written text into speech ("$95" -> "ninety-five dollars")
+        self.language = language
 
     def can_generate_metrics(self) -> bool:
         return True
 
-    async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
+    async def synthesize(self, spoken: str) -> tuple[bytes, int]:
+        """16-bit mono PCM of `spoken` and its sample rate; raises `SynthesisError`."""
+        raise NotImplementedError
 
-        # Piper says the spoken form; the transcript and the recorder's metadata keep the written `text`.
+    async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
+        # The voice says the spoken form; the transcript and the recorder's metadata keep the written `text`.
         spoken = for_speech(text, self.language)
         try:
-            pcm, rate = await self._server.synthesize(spoken, self.speed)
-        except PiperError as exc:
+            pcm, rate = await self.synthesize(spoken)
+        except SynthesisError as exc:
             logger.error("{}: {}", self, exc)
-            yield ErrorFrame(error=f"Piper synthesis failed: {exc}")
+            yield ErrorFrame(error=f"Speech synthesis failed: {exc}")
             return
         self.usage.tts_characters += len(spoken)  # what was synthesised
         await self.start_tts_usage_metrics(spoken)
@@ -319,3 +332,45 @@ class PiperTTS(TTSService):
             frame = TTSAudioRawFrame(audio[offset : offset + step], out_rate, 1, context_id=context_id)
             frame.metadata.update(sentence)
             yield frame
+
+
+class PiperTTS(OfflineTTS):
+    """Piper speech through the shared `PiperServer` (a child process: Piper is GPL)."""
+
+    def __init__(self, server: PiperServer, speed: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(PIPER_VOICE, speed, **kwargs)
+        self._server = server
+
+    async def synthesize(self, spoken: str) -> tuple[bytes, int]:
+        try:
+            return await self._server.synthesize(spoken, self.speed)
+        except PiperError as exc:
+            raise SynthesisError(str(exc)) from exc
+
+
+class HibariTTS(OfflineTTS):
+    """hibari (Apache-2.0, its voice inside its wheel) in this process, on the process-wide model: a sentence in
+    ~30-90 ms on one core, against ~300 ms through the Piper child on the same machine (ADR 0010)."""
+
+    def __init__(self, speed: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(HIBARI_VOICE, speed, **kwargs)
+
+    async def load(self) -> None:
+        """Load (once per process) the shared model; done at pipeline start so the first sentence does not wait."""
+        await asyncio.get_running_loop().run_in_executor(_hibari_executor, load_hibari)
+
+    async def start(self, frame: StartFrame) -> None:
+        await super().start(frame)
+        await self.load()
+
+    async def synthesize(self, spoken: str) -> tuple[bytes, int]:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(_hibari_executor, _hibari_pcm, spoken, self.speed)
+        except Exception as exc:  # the model or its text front end: the call goes on without this sentence
+            raise SynthesisError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _hibari_pcm(text: str, speed: float) -> tuple[bytes, int]:
+    voice = load_hibari()
+    samples = np.clip(voice(text, speed=speed), -1.0, 1.0)
+    return (samples * 32767).astype(np.int16).tobytes(), int(voice.sample_rate)
