@@ -113,7 +113,7 @@ async def test_an_agent_answers_for_the_tenants_business_unless_told_otherwise(c
     owner = await register(client, tenant_name="Bright Smile Dental")
     agent = await _agent(client, owner, name="Front desk")
     assert (agent["business_name"], agent["transfer_to"]) == ("Bright Smile Dental", None)
-    assert agent["turn_taking"]["interruption_min_seconds"] == 0.6 and agent["turn_taking"]["end_of_speech_ms"] == 200
+    assert agent["turn_taking"]["interruption_min_seconds"] == 0.8 and agent["turn_taking"]["end_of_speech_ms"] == 200
 
     own = await _agent(
         client, owner, name="Other", business_name="Smile Kids", transfer_to="555-0100", stt={"keywords": ["Okonkwo"]}

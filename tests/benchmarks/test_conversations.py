@@ -29,7 +29,7 @@ from benchmarks._conversations_judge import (
     tokens,
 )
 from benchmarks._conversations_scenarios import Scenario, ScenarioError, load_scenario, load_scenarios
-from benchmarks.conversations import run_scenarios, select
+from benchmarks.conversations import agent_overrides, run_scenarios, select
 from benchmarks.voice import Api
 
 from tests.standins.server import serve
@@ -115,6 +115,11 @@ def scenario(text: str, tmp_path: Path) -> Scenario:
     path = tmp_path / "scenario.yaml"
     path.write_text(f"about: x\nknowledge: [bright-smile-dental-faq.txt]\n{text}")
     return load_scenario(path)
+
+
+def test_the_command_line_sets_every_agents_speech_over_its_own() -> None:
+    assert agent_overrides(None, None) == {}
+    assert agent_overrides("tiny.en", "piper") == {"stt": {"model": "tiny.en"}, "tts": {"provider": "piper"}}
 
 
 def test_a_scenario_that_says_something_impossible_is_refused(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from pipecat.frames.frames import (
     BotStoppedSpeakingFrame,
     Frame,
     InputAudioRawFrame,
+    InterimTranscriptionFrame,
     TranscriptionFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
@@ -125,6 +126,14 @@ async def test_words_that_take_the_floor_barge_in_however_short(caller: Caller) 
     await caller.speaks(voiced=0.2, quiet=0.3)
     await caller.frame(TranscriptionFrame("Wait.", "caller", "2026-12-03T00:00:00Z"))
     assert caller.barged_in and not caller.pushed
+
+
+async def test_words_so_far_that_take_the_floor_barge_in_before_the_caller_is_done(caller: Caller) -> None:
+    await caller.speaks(voiced=0.4)
+    await caller.frame(InterimTranscriptionFrame("and the major", "caller", "2026-12-03T00:00:00Z"))
+    assert not caller.barged_in and not caller.pushed  # the rest may still ask for the floor
+    await caller.frame(InterimTranscriptionFrame("Sorry, act", "caller", "2026-12-03T00:00:00Z"))
+    assert caller.barged_in
 
 
 async def test_a_caller_still_speaking_when_the_reply_ends_has_the_floor(caller: Caller) -> None:

@@ -82,7 +82,7 @@ class TurnTaking(_Group):
         default=0, ge=0, le=20, description="Words the caller must say before an interruption counts (0: any speech)"
     )
     interruption_min_seconds: float = Field(
-        default=0.6,
+        default=0.8,
         ge=0,
         le=5,
         description="Seconds of caller voice while the agent talks before it stops; shorter sounds stop it only "

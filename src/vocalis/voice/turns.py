@@ -22,6 +22,7 @@ from pipecat.frames.frames import (
     DataFrame,
     Frame,
     InputAudioRawFrame,
+    InterimTranscriptionFrame,
     TranscriptionFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
@@ -151,6 +152,10 @@ class CallerTurnStart(BaseUserTurnStartStrategy):
             self._caller_speaking = False
         elif isinstance(frame, SegmentTranscribedFrame):
             self._over_agent = self._over_agent and self._caller_speaking  # the words so far have been judged
+        elif isinstance(frame, InterimTranscriptionFrame) and self._over_agent:
+            if takes_the_floor(frame.text):  # the words so far ask for it: no need to wait for the rest
+                await self.trigger_user_turn_started()
+                return ProcessFrameResult.STOP
         elif isinstance(frame, TranscriptionFrame) and self._over_agent:
             if not takes_the_floor(frame.text):
                 await self.trigger_reset_aggregation()  # type: ignore[no-untyped-call]

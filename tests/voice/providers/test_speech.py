@@ -3,9 +3,11 @@ back."""
 
 import pytest
 from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
     ErrorFrame,
     Frame,
     InputAudioRawFrame,
+    InterimTranscriptionFrame,
     TranscriptionFrame,
     TTSAudioRawFrame,
     TTSSpeakFrame,
@@ -15,7 +17,7 @@ from pipecat.frames.frames import (
     VADUserStoppedSpeakingFrame,
 )
 from pipecat.pipeline.worker import PipelineParams
-from pipecat.tests.utils import run_test
+from pipecat.tests.utils import SleepFrame, run_test
 
 from tests.voice.speech import SAMPLE_RATE, caller_audio, words
 from vocalis.config import Settings
@@ -47,10 +49,34 @@ async def test_whisper_transcribes_what_the_caller_said(
     transcripts = [frame for frame in down if isinstance(frame, TranscriptionFrame)]
     assert [words(frame.text) for frame in transcripts] == [words(PHRASE)], transcripts
     assert transcripts[0].finalized
+    assert not any(isinstance(frame, InterimTranscriptionFrame) for frame in down)  # read once, at its end
     # The segment as transcribed: the speech plus the half second of silence Pipecat pads it with.
     assert stt.usage.stt_seconds == pytest.approx(len(audio) / 2 / SAMPLE_RATE + 0.5, abs=0.01)
     # One model per size for the whole process, whatever the number of calls.
     assert load_whisper(speech_settings, model) is load_whisper(speech_settings, model)
+
+
+async def test_words_spoken_over_the_agent_are_read_as_they_come(
+    speech_settings: Settings, piper_server: PiperServer
+) -> None:
+    audio = await caller_audio(PHRASE)
+    stt = LocalWhisperSTT(speech_settings, "tiny.en")
+    await stt.load()
+    chunks = [audio[offset : offset + FRAME_BYTES] for offset in range(0, len(audio), FRAME_BYTES)]
+    frames: list[Frame] = [
+        BotStartedSpeakingFrame(),
+        VADUserStartedSpeakingFrame(),
+        *(InputAudioRawFrame(chunk, SAMPLE_RATE, 1) for chunk in chunks),
+        SleepFrame(1.0),  # the caller is still speaking while the words so far are read
+        VADUserStoppedSpeakingFrame(),
+    ]
+
+    down, _ = await run_test(stt, frames_to_send=frames, start_timeout=30.0)
+
+    interim = [frame.text for frame in down if isinstance(frame, InterimTranscriptionFrame)]
+    assert interim and all(words(text) and set(words(text)) <= set(words(PHRASE)) for text in interim), interim
+    transcripts = [frame for frame in down if isinstance(frame, TranscriptionFrame)]
+    assert [words(frame.text) for frame in transcripts] == [words(PHRASE)]
 
 
 @pytest.fixture(params=["hibari", "piper"])

@@ -13,9 +13,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from loguru import logger
 from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
     ErrorFrame,
     Frame,
     InputAudioRawFrame,
+    InterimTranscriptionFrame,
     StartFrame,
     TranscriptionFrame,
     TTSAudioRawFrame,
@@ -70,6 +73,9 @@ EARLY_QUIET_SECONDS = 0.08
 QUIET_SHARE = 0.1
 # What Pipecat's segmented STT appends to each segment before transcription (its default): an early reading does too.
 TRAILING_SILENCE_SECONDS = 0.5
+# While the agent speaks, the caller's words so far are read after each this much more of their speech: words that
+# ask for the floor ("Sorry, actually…") stop the agent well before a hum's length of voice would (`CallerTurnStart`).
+OVER_AGENT_READING_SECONDS = 0.4
 
 # One transcription at a time for the whole process: each already uses both cores, so running two side by side
 # only makes both slower.
@@ -186,6 +192,9 @@ class LocalWhisperSTT(SegmentedSTTService):
         self._loudest = 0.0
         self._quiet_seconds = 0.0
         self._early: asyncio.Future[str] | None = None
+        self._agent_speaking = False
+        self._read_over_agent_at = 0.0  # seconds of the segment when its words were last read over the agent
+        self._reading_over_agent: asyncio.Task[None] | None = None
 
     @property
     def wants_wav_segments(self) -> bool:
@@ -210,19 +219,28 @@ class LocalWhisperSTT(SegmentedSTTService):
     async def cleanup(self) -> None:
         # A call cancelled while its pipeline was still starting can start this task after the cancel went by.
         await cancel_segment_task(self)
+        if self._reading_over_agent is not None:
+            await self.cancel_task(self._reading_over_agent)
         await super().cleanup()  # type: ignore[no-untyped-call]
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         if isinstance(frame, VADUserStartedSpeakingFrame):
             self._speaking, self._loudest, self._quiet_seconds, self._early = True, 0.0, 0.0, None
+            self._read_over_agent_at = 0.0
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._speaking = False
+        elif isinstance(frame, BotStartedSpeakingFrame):
+            self._agent_speaking = True
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            self._agent_speaking = False
         await super().process_frame(frame, direction)
 
     async def process_audio_frame(self, frame: InputAudioRawFrame, direction: FrameDirection) -> None:
         await super().process_audio_frame(frame, direction)
         if not self._speaking or self._model is None or not frame.audio:
             return
+        if self._agent_speaking:
+            self._read_over_agent(frame.sample_rate)
         samples = np.frombuffer(frame.audio, dtype=np.int16).astype(np.float32)
         loudness = float(np.sqrt(np.mean(samples * samples)))
         self._loudest = max(self._loudest, loudness)
@@ -233,6 +251,25 @@ class LocalWhisperSTT(SegmentedSTTService):
         if self._early is None and self._quiet_seconds >= EARLY_QUIET_SECONDS:
             audio = segment_audio(self) + bytes(int(frame.sample_rate * TRAILING_SILENCE_SECONDS) * 2)
             self._early = asyncio.ensure_future(self._read(audio, frame.sample_rate))
+
+    def _read_over_agent(self, rate: int) -> None:
+        """Reads the caller's words so far, once `OVER_AGENT_READING_SECONDS` more of them are spoken and no reading
+        is under way; the words go on as an interim transcript."""
+        audio = segment_audio(self)
+        seconds = len(audio) / (2 * rate)
+        under_way = self._reading_over_agent is not None and not self._reading_over_agent.done()
+        if under_way or seconds - self._read_over_agent_at < OVER_AGENT_READING_SECONDS:
+            return
+        self._read_over_agent_at = seconds
+        padded = audio + bytes(int(rate * TRAILING_SILENCE_SECONDS) * 2)
+        self._reading_over_agent = self.create_task(self._push_words_so_far(padded, rate), "over-agent reading")
+
+    async def _push_words_so_far(self, audio: bytes, rate: int) -> None:
+        text = await self._read(audio, rate)
+        logger.debug("{}: over the agent so far [{}]", self, text)
+        if text and self._speaking:  # once the segment is over, its final transcript decides
+            language = _pipecat_language(str(self._settings.language or "en"))
+            await self.push_frame(InterimTranscriptionFrame(text, self._user_id, time_now_iso8601(), language))
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame | None, None]:
         # The VAD's stop came after the pause in which the early reading started, with no speech since.
