@@ -555,6 +555,32 @@ async def test_a_greeting_then_a_question_after_a_pause_is_answered_as_one_turn(
     assert all(turn["latency"] for turn in turns[1:] if turn["role"] == "agent"), turns
 
 
+async def test_a_hesitant_caller_is_not_told_there_is_no_answer_while_they_pause(
+    api: httpx.AsyncClient, owner: Account
+) -> None:
+    agent = await make_agent(api, owner)
+    start, rest = await caller_audio("So, um, I was wondering,"), await caller_audio("are you open on Saturday?")
+    call = await start_call(api, owner, agent)
+
+    async with web_call(call["websocket_url"]) as caller:
+        await greeted(caller)
+        started = time.monotonic()
+        await caller.say(start + silence(1.0) + rest)
+        await caller.wait_for(
+            "transcript", lambda m: m["role"] == "agent" and "10 am to 4 pm" in m["text"], within=30, after=started
+        )
+        await caller.wait_for("agent.stopped", after=caller.event_time("agent.speaking", after=started))
+        await caller.connection.send('{"type": "hangup"}')
+        await caller.wait_for("call.ended")
+
+    # Not a word of "I'm sorry, I don't have information about that" was played in the pause: one answer, whole.
+    record = await finished(api, owner, call["call_id"])
+    assert [turn["role"] for turn in record["turns"]] == ["agent", "user", "agent"], [
+        (turn["role"], turn["text"], turn["interrupted"]) for turn in record["turns"]
+    ]
+    assert "saturday" in words(record["turns"][1]["text"]) and "10 am to 4 pm" in record["turns"][2]["text"]
+
+
 async def test_a_backchannel_while_the_agent_speaks_does_not_stop_it(api: httpx.AsyncClient, owner: Account) -> None:
     agent = await make_agent(api, owner)
     question = await caller_audio("How does delivery work if I am not at home?")

@@ -12,6 +12,7 @@ from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     Frame,
+    InterimTranscriptionFrame,
     InterruptionFrame,
     TranscriptionFrame,
     TTSAudioRawFrame,
@@ -23,6 +24,7 @@ from pipecat.observers.base_observer import FramePushed
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.utils.text.base_text_aggregator import TextType
 
+from vocalis.voice.events import CallEvent, Transcript
 from vocalis.voice.recorder import CallRecorder, TurnRecord
 from vocalis.voice.turns import BackchannelFrame
 
@@ -190,6 +192,24 @@ async def test_words_said_over_a_reply_that_did_not_take_the_floor_are_not_a_tur
         ("agent", FIRST),
         ("user", "And on Saturday?"),
     ]
+
+
+async def test_words_so_far_are_shown_live_unless_said_over_the_agent() -> None:
+    call = Call()
+    sent: list[CallEvent] = []
+
+    async def send(event: CallEvent) -> None:
+        sent.append(event)
+
+    call.recorder.send = send
+    await call.push(InterimTranscriptionFrame("What time", "caller", "2026-12-03T00:00:00Z"), call.sink)
+    await call.caller_said("What time do you open?")
+    await call.started()
+    await call.synthesise(FIRST, SIZES[0])
+    await call.play(SIZES[0] // 2)
+    await call.push(InterimTranscriptionFrame("and the major", "caller", "2026-12-03T00:00:00Z"), call.sink)
+    interim = [event for event in sent if isinstance(event, Transcript) and not event.final]
+    assert [(event.role, event.text) for event in interim] == [("user", "What time")]
 
 
 async def test_a_reply_cut_before_a_word_was_heard_leaves_the_callers_words_one_turn() -> None:

@@ -11,7 +11,7 @@ from vocalis.voice.responder import (
     answer,
 )
 from vocalis.voice.responder.reading import read_passage
-from vocalis.voice.thinking import CallbackRequest, EndCall, Message, Prompt, Thinker, TokenUsage
+from vocalis.voice.thinking import EndCall, Message, Piece, Prompt, Thinker, TokenUsage, Unanswered
 
 # Knowledge as it comes out of a salon's uploaded documents: markdown, a table, hard-wrapped PDF text, plain prose.
 EN_DASH = "\u2013"  # how word processors write ranges
@@ -53,7 +53,7 @@ async def reply(
     passages: list[str] | None = None,
     end_call_phrases: list[str] | None = None,
     history: list[Message] | None = None,
-) -> list[str | EndCall | CallbackRequest]:
+) -> list[Piece]:
     prompt = Prompt(
         system_prompt="You are the receptionist of Maple Salon.",
         messages=[*(history or []), Message("user", said)],
@@ -111,7 +111,7 @@ async def test_end_call_phrases_match_whole_words_only() -> None:
 
 async def test_a_question_that_mentions_bye_does_not_end_the_call() -> None:
     said = await reply("Do you sell goodbye cards?", KNOWLEDGE)
-    assert said == [FALLBACK]
+    assert said == [Unanswered(), FALLBACK]
 
 
 async def test_thanks_and_acknowledgements_keep_the_conversation_going() -> None:
@@ -122,7 +122,7 @@ async def test_thanks_and_acknowledgements_keep_the_conversation_going() -> None
 
 @pytest.mark.parametrize("said", ["", "   ", "..."])
 async def test_silence_or_noise_asks_the_caller_to_repeat(said: str) -> None:
-    assert await reply(said, KNOWLEDGE) == [NOT_HEARD]
+    assert await reply(said, KNOWLEDGE) == [Unanswered(), NOT_HEARD]  # the caller may yet say something
 
 
 @pytest.mark.parametrize(
@@ -188,7 +188,7 @@ async def test_it_answers_the_latest_message_only() -> None:
     ],
 )
 async def test_without_matching_knowledge_it_says_so_politely(question: str, passages: list[str]) -> None:
-    assert await reply(question, passages) == [FALLBACK]
+    assert await reply(question, passages) == [Unanswered(), FALLBACK]
 
 
 async def test_passages_are_cleaned_for_speech() -> None:

@@ -10,6 +10,7 @@ the agent's knowledge and a time limit, and gives a `VoiceCall` whose `run` retu
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -51,9 +52,17 @@ from vocalis.voice.audio import SAMPLE_RATE
 from vocalis.voice.events import CallEvent, farewell
 from vocalis.voice.recorder import CallRecorder, TurnRecord
 from vocalis.voice.settings import VoiceSettings
-from vocalis.voice.thinking import CallbackRequest, EndCall, Message, Thinker, ThinkerError, build_prompt
+from vocalis.voice.thinking import (
+    CallbackRequest,
+    EndCall,
+    Message,
+    Thinker,
+    ThinkerError,
+    Unanswered,
+    build_prompt,
+)
 from vocalis.voice.transports import CallTransport
-from vocalis.voice.turns import CallerTurnStart, TurnJoiner
+from vocalis.voice.turns import UNFINISHED_HOLD_SECONDS, CallerTurnStart, TurnJoiner
 from vocalis.voice.usage import ProviderUsage, SpeechUsage
 from vocalis.voice.workarounds import FirstClauseAggregator, SegmentAwareTurnStop, caller_voicing
 
@@ -140,7 +149,9 @@ class ReplyProcessor(FrameProcessor):
 
     An interruption cancels the frame being processed (Pipecat restarts the processing task), which closes the
     thinker's stream and so stops the rest of the reply. A caller who was finishing their previous turn has it
-    joined to this one first (`TurnJoiner`).
+    joined to this one first (`TurnJoiner`). A reply that does not answer (`Unanswered`) a turn that may be unfinished
+    (`unfinished_since`: when the caller went quiet) waits until `UNFINISHED_HOLD_SECONDS` after: if they go on, it
+    is dropped unheard.
     """
 
     def __init__(
@@ -151,6 +162,7 @@ class ReplyProcessor(FrameProcessor):
         joiner: TurnJoiner,
         on_end: Callable[[str, str | None], Awaitable[None]],
         on_callback: Callable[[CallbackRequest], None],
+        unfinished_since: Callable[[], float | None] = lambda: None,
     ) -> None:
         super().__init__()
         self._settings = settings
@@ -159,15 +171,16 @@ class ReplyProcessor(FrameProcessor):
         self._joiner = joiner
         self._on_end = on_end
         self._on_callback = on_callback
+        self._unfinished_since = unfinished_since
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, LLMContextFrame):
-            await self._reply(frame.context)
+            await self._reply(frame.context, self._unfinished_since())
         else:
             await self.push_frame(frame, direction)
 
-    async def _reply(self, context: LLMContext) -> None:
+    async def _reply(self, context: LLMContext, unfinished_since: float | None) -> None:
         self._joiner.join(context)
         messages = context_messages(context)
         if not messages or messages[-1].role != "user":
@@ -181,6 +194,9 @@ class ReplyProcessor(FrameProcessor):
                     ended = piece
                 elif isinstance(piece, CallbackRequest):
                     self._on_callback(piece)
+                elif isinstance(piece, Unanswered):
+                    if unfinished_since is not None:
+                        await asyncio.sleep(max(0.0, unfinished_since + UNFINISHED_HOLD_SECONDS - time.time()))
                 else:
                     await self.push_frame(LLMTextFrame(piece))
         except ThinkerError as error:
@@ -199,6 +215,11 @@ class TurnDetection:
 
     vad: SileroVADAnalyzer
     strategies: UserTurnStrategies
+
+    def unfinished_since(self) -> float | None:
+        """When the caller went quiet, if the turn that ended last may be unfinished (see `SegmentAwareTurnStop`)."""
+        stops = self.strategies.stop or []
+        return stops[0].unfinished_since if stops and isinstance(stops[0], SegmentAwareTurnStop) else None
 
 
 def turn_detection(settings: VoiceSettings, segmented: bool) -> TurnDetection:
@@ -279,7 +300,13 @@ class VoiceCall:
             services.stt,
             self._aggregators.user(),
             ReplyProcessor(
-                settings, services.thinker, retrieve, self._joiner, self._thinker_ended, self._took_callback
+                settings,
+                services.thinker,
+                retrieve,
+                self._joiner,
+                self._thinker_ended,
+                self._took_callback,
+                detection.unfinished_since,
             ),
             LLMTextProcessor(text_aggregator=FirstClauseAggregator()),
             services.tts,

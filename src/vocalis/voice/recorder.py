@@ -136,7 +136,8 @@ class CallRecorder(BaseObserver):
             # The caller fell silent `stop_secs` before the VAD could tell.
             self._pending = _PendingReply(speech_end=frame.timestamp - frame.stop_secs)
         elif isinstance(frame, InterimTranscriptionFrame):
-            await self._send(Transcript(role="user", text=frame.text, final=False))
+            if not self._over_the_agent():  # words over the agent are shown once they have taken the floor
+                await self._send(Transcript(role="user", text=frame.text, final=False))
         elif isinstance(frame, TranscriptionFrame):
             await self._user_said(frame.text, now)
         elif isinstance(frame, LLMContextFrame):

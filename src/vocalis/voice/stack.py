@@ -20,7 +20,7 @@ from vocalis.voice.responder import ExtractiveResponder
 from vocalis.voice.settings import LanguageModel, SpeechToText, TextToSpeech, VoiceSettings
 from vocalis.voice.thinking import Thinker
 from vocalis.voice.usage import SpeechUsage
-from vocalis.voice.weights import load_hibari, load_whisper
+from vocalis.voice.weights import WHISPER_TINY_EN, load_hibari, load_whisper
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 
@@ -86,7 +86,8 @@ async def offline_services(settings: Settings, voice: VoiceSettings, endpoint: L
 async def preload(settings: Settings) -> None:
     """Load the default offline models before the first call needs them (a call would otherwise wait seconds)."""
     try:
-        await asyncio.to_thread(load_whisper, settings, SpeechToText().model)
+        for model in dict.fromkeys((SpeechToText().model, WHISPER_TINY_EN)):  # tiny.en reads words over the agent
+            await asyncio.to_thread(load_whisper, settings, model)
         await asyncio.to_thread(load_hibari)
     except Exception:  # calls load what they need themselves; this only saves the first caller the wait
         logger.exception("Preloading the offline speech models failed")

@@ -47,6 +47,16 @@ class CallbackRequest:
     preferred_time: str | None = None
 
 
+@dataclass(frozen=True)
+class Unanswered:
+    """What follows does not answer the caller: the thinker found nothing in their words ("I'm sorry, I don't have
+    information about that"). A voice call may hold it for a caller who paused mid-sentence (see `engine`)."""
+
+
+# What a thinker streams.
+Piece = str | EndCall | CallbackRequest | Unanswered
+
+
 @dataclass
 class TokenUsage:
     prompt_tokens: int = 0
@@ -60,9 +70,9 @@ class ThinkerError(Exception):
 class Thinker(Protocol):
     usage: TokenUsage
 
-    def reply(self, prompt: Prompt) -> AsyncIterator[str | EndCall | CallbackRequest]:
+    def reply(self, prompt: Prompt) -> AsyncIterator[Piece]:
         """Stream the reply: text pieces that join as they are (spaces included), possibly a CallbackRequest after
-        the words that confirm it, possibly an EndCall last.
+        the words that confirm it, possibly an EndCall last; `Unanswered` before words that do not answer.
 
         Raises ThinkerError."""
         ...
@@ -100,6 +110,6 @@ async def think(thinker: Thinker, prompt: Prompt) -> Reply:
             ended = piece
         elif isinstance(piece, CallbackRequest):
             callback = piece
-        else:
+        elif isinstance(piece, str):
             pieces.append(piece)
     return Reply("".join(pieces).strip(), ended, callback)

@@ -9,6 +9,10 @@
   (`workarounds.SegmentAwareTurnStop`).
 - A caller who goes on speaking just after their turn closed, before they heard much of the reply, was not done:
   the reply is dropped and the fragments are answered as one turn (`TurnJoiner`).
+- A turn Smart Turn judged unfinished (closed only by the silence limit) or whose words trail off, that the thinker
+  cannot answer ("So, um, I was wondering ⟨pause⟩"), is answered no sooner than `UNFINISHED_HOLD_SECONDS` after the
+  caller went quiet: a caller who goes on is joined before they hear "I'm sorry, I don't have information about
+  that" (`workarounds.SegmentAwareTurnStop.unfinished_since`, `engine.ReplyProcessor`).
 """
 
 import re
@@ -51,6 +55,9 @@ OPENERS = frozenset(
 )  # fmt: skip
 # Seconds of quiet after a greeting-only turn before it is answered (a reply usually starts ~0.5 s after speech).
 OPENER_PAUSE_SECONDS = 1.0
+# Seconds of quiet after a turn judged unfinished before a reply that does not answer it is spoken: a hesitant
+# caller's pause of a second, and the VAD's ~0.3 s to hear them go on.
+UNFINISHED_HOLD_SECONDS = 1.5
 # Quiet that ends a sound over the agent's reply: voice after it is timed afresh ("Wait, ⟨pause⟩ what…" is one).
 VOICE_RESET_SECONDS = 0.5
 # A caller who speaks again within this many seconds of their turn closing may be finishing it...
@@ -110,7 +117,8 @@ class CallerTurnStart(BaseUserTurnStartStrategy):
     Voice is counted frame by frame (`voicing`: the VAD hears a voice in its latest frame) until the caller has been
     quiet for `VOICE_RESET_SECONDS`. Timed from the VAD's start to its stop, a 0.7 s "Mm-hm." would still be "speaking"
     when the time is up (the VAD reports the end `end_of_speech_ms` after the voice stops), while "Wait, ⟨pause⟩ what
-    are your hours" would be timed from "what" ("Wait," alone is too short for the VAD to start).
+    are your hours" would be timed from "what" ("Wait," alone is too short for the VAD to start). Words are judged as
+    they come: the STT reads the caller's words so far while the agent speaks (interim transcripts).
     """
 
     def __init__(self, *, barge_in_seconds: float, voicing: Callable[[], bool], **kwargs: object) -> None:

@@ -96,8 +96,9 @@ class SegmentAwareTurnStop(TurnAnalyzerUserTurnStopStrategy):
     "Hi there. ⟨pause⟩ Are you open on Saturday?" then ended on "Hi there." and the question was answered a turn late.
     Here a transcript counts as final only once every segment the VAD closed has been transcribed (the STT sends a
     `SegmentTranscribedFrame` after each). A turn of only a greeting ends no sooner than `OPENER_PAUSE_SECONDS` after
-    the caller went quiet, so the question that usually follows is part of it. It reads and sets the strategy's
-    private turn state, and overrides its private trigger.
+    the caller went quiet, so the question that usually follows is part of it. A turn Smart Turn judged unfinished
+    (ended by the silence limit), or whose words trail off, is noted in `unfinished_since` for the reply. It reads
+    and sets the strategy's private turn state, and overrides its private trigger.
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -106,6 +107,9 @@ class SegmentAwareTurnStop(TurnAnalyzerUserTurnStopStrategy):
         self._said: list[str] = []
         self._first_turn = True
         self._quiet_since = 0.0  # time.time() when the caller last stopped speaking
+        self._judged_unfinished = False  # Smart Turn's verdict when they did
+        # When the caller went quiet (time.time()), if the turn that ended last may be unfinished; else None.
+        self.unfinished_since: float | None = None
         self._hold: asyncio.Task[None] | None = None
 
     async def handle_user_turn_started(self) -> None:
@@ -130,7 +134,9 @@ class SegmentAwareTurnStop(TurnAnalyzerUserTurnStopStrategy):
         elif isinstance(frame, VADUserStartedSpeakingFrame):
             self._cancel_hold()
         result: ProcessFrameResult = await super().process_frame(frame)
-        if isinstance(frame, SegmentTranscribedFrame):
+        if isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._judged_unfinished = not self._turn_complete  # the analysis at the stop has just run
+        elif isinstance(frame, SegmentTranscribedFrame):
             self._untranscribed_segments = max(self._untranscribed_segments - 1, 0)
             if self._untranscribed_segments == 0 and self._text:
                 self._transcript_finalized = True
@@ -151,6 +157,13 @@ class SegmentAwareTurnStop(TurnAnalyzerUserTurnStopStrategy):
             self._hold = asyncio.create_task(self._trigger_after(wait))
             return
         await super()._maybe_trigger_user_turn_stopped()  # type: ignore[no-untyped-call]
+
+    async def trigger_user_turn_stopped(self, *, enable_user_speaking_frames: bool | None = None) -> None:
+        # Whisper ends a sentence it heard finish with its punctuation; speech that trails off ("So, um, I was
+        # wondering") it leaves open.
+        trailed_off = not self._text.rstrip().endswith((".", "?", "!"))
+        self.unfinished_since = self._quiet_since if self._judged_unfinished or trailed_off else None
+        await super().trigger_user_turn_stopped(enable_user_speaking_frames=enable_user_speaking_frames)
 
     async def _trigger_after(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

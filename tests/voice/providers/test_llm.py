@@ -12,7 +12,7 @@ from tests.standins.openai import STANDIN_KEY, ChatScript, OpenAIStandIn, Script
 from vocalis.config import Settings
 from vocalis.kit.outbound import Outbound
 from vocalis.voice.providers.llm import OpenAIChat
-from vocalis.voice.thinking import CallbackRequest, EndCall, Message, Prompt, Thinker, ThinkerError, TokenUsage
+from vocalis.voice.thinking import EndCall, Message, Piece, Prompt, Thinker, ThinkerError, TokenUsage
 
 KEY = STANDIN_KEY
 # The stand-in listens on 127.0.0.1, which outbound requests may not reach unless allowed.
@@ -55,7 +55,7 @@ def logged() -> Iterator[list[str]]:
         logger.remove(sink)
 
 
-async def collect(chat: Thinker, prompt: Prompt = PROMPT) -> list[str | EndCall | CallbackRequest]:
+async def collect(chat: Thinker, prompt: Prompt = PROMPT) -> list[Piece]:
     return [piece async for piece in chat.reply(prompt)]
 
 

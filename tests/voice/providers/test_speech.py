@@ -134,3 +134,12 @@ async def test_a_sentence_the_voice_cannot_say_is_an_error_and_the_next_is_spoke
     assert "Speech synthesis failed: IndexError: phoneme out of range" in errors
     assert any(isinstance(frame, TTSAudioRawFrame) for frame in down)
     assert tts.usage.tts_characters == len(PHRASE)  # only what was said
+
+
+def test_hibari_is_told_how_to_say_the_names_it_guesses_wrong() -> None:
+    from vocalis.voice.providers.speech import _pronounced
+
+    assert _pronounced("We take Aetna, and AETNA's plans.") == (
+        "We take [Aetna](/ˈɛtnə/), and [AETNA](/ˈɛtnə/)'s plans."  # noqa: RUF001 (IPA)
+    )
+    assert _pronounced("Aetnas and Metaetna stay as they are.") == "Aetnas and Metaetna stay as they are."

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from vocalis.voice.responder import callback, intents
 from vocalis.voice.responder.matching import Knowledge, answer_from, booking_sentence, contact_sentence
 from vocalis.voice.responder.words import words_of
-from vocalis.voice.thinking import CallbackRequest, EndCall, Prompt, TokenUsage
+from vocalis.voice.thinking import EndCall, Piece, Prompt, TokenUsage, Unanswered
 
 GREETING = "Hello! How can I help you today?"
 BUSINESS_GREETING = "Hello, you've reached {business}. How can I help?"
@@ -38,7 +38,7 @@ _DAYTIME = ("morning", "afternoon", "evening")
 _CONTACT_LIKE = re.compile(r"[\d@]|\bwww\.|\.[a-z]{2,}\b", re.IGNORECASE)
 _NAME_SMALL_WORDS = frozenset({"the", "and", "of", "&", "at", "inc", "ltd", "llc", "co"})
 
-Reply = list[str | CallbackRequest | EndCall]
+Reply = list[Piece]
 
 
 class ExtractiveResponder:
@@ -49,7 +49,7 @@ class ExtractiveResponder:
         self.max_sentences = max_sentences
         self.max_words = max_words
 
-    async def reply(self, prompt: Prompt) -> AsyncIterator[str | EndCall | CallbackRequest]:
+    async def reply(self, prompt: Prompt) -> AsyncIterator[Piece]:
         """Stream the reply sentence by sentence; a CallbackRequest right after the words that confirm it, and
         EndCall last after a goodbye."""
         # Pure Python on a few short passages takes about a millisecond, so it runs on the event loop.
@@ -80,7 +80,7 @@ class _Turn:
     def respond(self) -> Reply:
         heard = self.heard
         if not heard.words:
-            return [NOT_HEARD]
+            return [Unanswered(), NOT_HEARD]
         if intents.says_goodbye(heard, self.prompt.end_call_phrases):
             return [GOODBYE, EndCall("caller_goodbye")]
         form = callback.read_form(self.prompt.messages)
@@ -184,7 +184,7 @@ class _Turn:
             return [SURE]
         if intents.says_no(heard):
             return [ANYTHING_ELSE]
-        return [FALLBACK]
+        return [Unanswered(), FALLBACK]
 
     def _details(self) -> callback.Details:
         return callback.details_in(self.said, None, self.knowledge.vocabulary)
