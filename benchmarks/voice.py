@@ -8,8 +8,8 @@ runs it), a tenant registered through the API, a knowledge base holding a shop's
 worker), agents over it, and web calls over the call WebSocket. The tenant is moved to the "enterprise" plan (no
 concurrent-call limit; the free plan allows 3) with `billing.change_plan`, on the database directly.
 
-1. Latency: one web call per offline speech stack (the agent's `stt.model` and `tts.provider`: base with hibari, the
-   default, then tiny.en with hibari, then base with Piper), the default offline agent otherwise (Silero VAD, Smart
+1. Latency: one web call per offline speech stack (the agent's `stt.model` and `tts.provider`: tiny.en with hibari,
+   the default, then base with hibari, then base with Piper), the default offline agent otherwise (Silero VAD, Smart
    Turn v3, extractive responder). A `WebCaller` in this process asks `--turns`
    varied questions (spoken by Piper, silence trimmed, streamed in real time in 20 ms frames) after one warm-up
    question, waiting for each answer to end. Client latency: the last frame of the question sent -> the first agent
@@ -82,7 +82,7 @@ LATENCY_P95_GOAL_MS = 900.0
 DENSITY_GOAL = 50
 LATE_GOAL_PERCENT = 1.0
 # (Whisper model, voice) of each latency call; the first is the default agent's.
-STACKS = (("base", "hibari"), ("tiny.en", "hibari"), ("base", "piper"))
+STACKS = (("tiny.en", "hibari"), ("base", "hibari"), ("base", "piper"))
 CALLS_PER_CLIENT = 40
 RAMP_SECONDS = 5.0  # the longest a level takes to open its calls
 SETTLE_SECONDS = 4.0  # after the last call opened (its greeting), before CPU is measured

@@ -49,7 +49,7 @@ async def test_an_agent_gets_working_offline_defaults(client: AsyncClient) -> No
     assert agent["system_prompt"] == DEFAULT_SYSTEM_PROMPT
     assert agent["first_message"] == "Hello! How can I help you today?"
     assert agent["knowledge_base_ids"] == []
-    assert agent["stt"] == {"provider": "whisper", "model": "base", "keywords": []}
+    assert agent["stt"] == {"provider": "whisper", "model": "tiny.en", "keywords": []}
     assert agent["llm"] == {"provider": "extractive", "model": "extractive", "temperature": 0.7, "max_tokens": 250}
     assert agent["tts"] == {"provider": "hibari", "voice": "heart", "speed": 1.0}
     assert agent["turn_taking"]["interruptions"] is True

@@ -49,7 +49,7 @@ async def test_agents_count_against_the_plan(session: AsyncSession) -> None:
 async def test_stored_settings_are_plain_json(session: AsyncSession) -> None:
     owner = await _owner(session)
     agent = await agents.create_agent(session, owner, AgentCreate(name="x"))
-    assert agent.stt == {"provider": "whisper", "model": "base", "keywords": []}
+    assert agent.stt == {"provider": "whisper", "model": "tiny.en", "keywords": []}
     assert agent.limits["max_duration_seconds"] == 600
     assert agent.knowledge_base_ids == []
 
