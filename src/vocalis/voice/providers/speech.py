@@ -198,7 +198,8 @@ class LocalWhisperSTT(SegmentedSTTService):
         self._quiet_seconds = 0.0
         self._early: asyncio.Future[str] | None = None
         self._agent_speaking = False
-        self._read_over_agent_at = 0.0  # seconds of the segment when its words were last read over the agent
+        self._spoken_seconds = 0.0  # of the segment being spoken
+        self._read_over_agent_at = 0.0  # ...when its words were last read over the agent
         self._reading_over_agent: asyncio.Task[None] | None = None
 
     @property
@@ -233,7 +234,7 @@ class LocalWhisperSTT(SegmentedSTTService):
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         if isinstance(frame, VADUserStartedSpeakingFrame):
             self._speaking, self._loudest, self._quiet_seconds, self._early = True, 0.0, 0.0, None
-            self._read_over_agent_at = 0.0
+            self._spoken_seconds = self._read_over_agent_at = 0.0
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._speaking = False
         elif isinstance(frame, BotStartedSpeakingFrame):
@@ -246,6 +247,7 @@ class LocalWhisperSTT(SegmentedSTTService):
         await super().process_audio_frame(frame, direction)
         if not self._speaking or self._model is None or not frame.audio:
             return
+        self._spoken_seconds += len(frame.audio) / (2 * frame.sample_rate)
         if self._agent_speaking:
             self._read_over_agent(frame.sample_rate)
         samples = np.frombuffer(frame.audio, dtype=np.int16).astype(np.float32)
@@ -262,13 +264,12 @@ class LocalWhisperSTT(SegmentedSTTService):
     def _read_over_agent(self, rate: int) -> None:
         """Reads the caller's words so far, once `OVER_AGENT_READING_SECONDS` more of them are spoken and no reading
         is under way; the words go on as an interim transcript."""
-        audio = segment_audio(self)
-        seconds = len(audio) / (2 * rate)
         under_way = self._reading_over_agent is not None and not self._reading_over_agent.done()
-        if under_way or seconds - self._read_over_agent_at < OVER_AGENT_READING_SECONDS:
+        if under_way or self._spoken_seconds - self._read_over_agent_at < OVER_AGENT_READING_SECONDS:
             return
-        self._read_over_agent_at = seconds
-        padded = audio + bytes(int(rate * TRAILING_SILENCE_SECONDS) * 2)
+        self._read_over_agent_at = self._spoken_seconds
+        # The segment's audio is copied only when it is read, not for every frame.
+        padded = segment_audio(self) + bytes(int(rate * TRAILING_SILENCE_SECONDS) * 2)
         self._reading_over_agent = self.create_task(self._push_words_so_far(padded, rate), "over-agent reading")
 
     async def _push_words_so_far(self, audio: bytes, rate: int) -> None:
